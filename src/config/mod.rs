@@ -1,0 +1,476 @@
+//! Postfix's `main.cf`, read the way Postfix's own programs read it.
+//!
+//! This module owns the configuration directory choice, the preloaded
+//! parameters (`process_name`, `config_directory`), Postfix's built-in
+//! defaults in Postfix's processing order (a default becomes visible to
+//! `$name` only once its parameter has been processed), and the validation of
+//! the parameters the kick tools use: `queue_directory`, `trigger_timeout`,
+//! `application_event_drain_time`, `import_environment`, `smtputf8_enable`
+//! and `compatibility_level`. The file is trusted as much as Postfix trusts
+//! it: when this process runs set-id, a configuration directory other than
+//! `/etc/postfix` must be listed in `/etc/postfix/main.cf`. It validates no
+//! parameter that no kick tool uses (`mail_owner`, `syslog_facility`, ...),
+//! and it reports, never prints: warnings go to the caller's sink, errors are
+//! returned, both worded as Postfix words them.
+
+mod compat;
+mod error;
+mod expand;
+mod maincf;
+mod time;
+
+pub use error::{ConfigError, ConfigWarning};
+pub use maincf::Dictionary;
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Receives what loading `main.cf` reports before it succeeds or fails.
+pub trait Reporter {
+    /// A problem Postfix reports and carries on from.
+    fn warning(&mut self, warning: ConfigWarning);
+    /// `smtputf8_enable` is now known: from here on Postfix keeps UTF-8 in
+    /// its diagnostics when it is on.
+    fn smtputf8_decided(&mut self, _enabled: bool) {}
+}
+
+impl<F: FnMut(ConfigWarning)> Reporter for F {
+    fn warning(&mut self, warning: ConfigWarning) {
+        self(warning);
+    }
+}
+
+/// The configuration directory Postfix uses when nothing else is said.
+pub const DEFAULT_CONFIG_DIRECTORY: &str = "/etc/postfix";
+/// The environment variable that names another configuration directory.
+pub const CONFIG_ENV: &str = "MAIL_CONFIG";
+/// The Postfix release whose defaults and behaviour this crate follows.
+pub const MAIL_VERSION: &str = "3.7.11";
+
+/// What a kick tool needs from `main.cf`, validated.
+#[derive(Debug, Clone)]
+pub struct MainCf {
+    /// The directory `main.cf` was read from.
+    pub config_directory: PathBuf,
+    /// Where the `public/` and `private/` trigger endpoints live.
+    pub queue_directory: PathBuf,
+    /// The time allowed to connect to and write to an endpoint.
+    pub trigger_timeout: Duration,
+    /// The longest wait for a server to close its end after a kick.
+    pub application_event_drain_time: Duration,
+    /// Whether diagnostics may keep UTF-8 text (`smtputf8_enable`).
+    pub smtputf8_enable: bool,
+    /// Every processed parameter with its expanded value, in the order
+    /// Postfix processes them: what `-vv` shows.
+    pub parameters: Vec<(String, Vec<u8>)>,
+}
+
+/// How to find and trust `main.cf`.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The configuration directory (`-c`, else `$MAIL_CONFIG`, else
+    /// `/etc/postfix`): see [`config_directory`].
+    pub config_directory: OsString,
+    /// The program's name, preloaded as `$process_name`.
+    pub process_name: Vec<u8>,
+    /// True when the directory must be authorised by `/etc/postfix/main.cf`
+    /// because this process runs set-id.
+    pub untrusted: bool,
+}
+
+/// The configuration directory a Postfix program uses: the last `-c` value,
+/// else `$MAIL_CONFIG`, else `/etc/postfix`.
+pub fn config_directory(command_line: Option<&OsStr>) -> OsString {
+    command_line
+        .map(OsStr::to_os_string)
+        .or_else(|| std::env::var_os(CONFIG_ENV))
+        .unwrap_or_else(|| OsString::from(DEFAULT_CONFIG_DIRECTORY))
+}
+
+/// How a parameter's value is checked once expanded.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A string with a minimum length (0: none).
+    Text { min_len: usize },
+    /// Postfix's compatibility level.
+    CompatLevel,
+    /// A yes/no value whose default is an expression.
+    Bool,
+    /// A time value; the unit comes from the default.
+    Time { min: i64 },
+    /// `myhostname`: the host name, qualified with `$mydomain`.
+    HostName,
+    /// `mydomain`: the domain part of `$myhostname`.
+    DomainName,
+    /// `import_environment`: a list of names and `name=value` settings.
+    Environment,
+}
+
+struct Parameter {
+    name: &'static str,
+    default: &'static str,
+    kind: Kind,
+}
+
+const fn text(name: &'static str, default: &'static str) -> Parameter {
+    Parameter {
+        name,
+        default,
+        kind: Kind::Text { min_len: 0 },
+    }
+}
+
+/// Postfix 3.7's global parameters in the order `mail_params_init()`
+/// processes them, up to the last one a kick tool uses (defaults as Debian
+/// builds them). Later parameters never become visible to these.
+const PARAMETERS: &[Parameter] = &[
+    Parameter {
+        name: "compatibility_level",
+        default: "0",
+        kind: Kind::CompatLevel,
+    },
+    text("mail_version", MAIL_VERSION),
+    text("syslog_facility", "mail"),
+    text("inet_protocols", "all"),
+    text("multi_instance_directories", ""),
+    text("multi_instance_group", ""),
+    text("multi_instance_name", ""),
+    text("maillog_file", ""),
+    text("maillog_file_prefixes", "/var, /dev/stdout"),
+    text("maillog_file_compressor", "gzip"),
+    text("maillog_file_rotate_suffix", "%Y%m%d-%H%M%S"),
+    text("postlog_service_name", "postlog"),
+    text("dnssec_probe", "ns:."),
+    text(
+        "known_tcp_ports",
+        "lmtp=24, smtp=25, smtps=submissions=465, submission=587",
+    ),
+    Parameter {
+        name: "smtputf8_enable",
+        default: "${{$compatibility_level} <level {1} ? {no} : {yes}}",
+        kind: Kind::Bool,
+    },
+    Parameter {
+        name: "myhostname",
+        default: "",
+        kind: Kind::HostName,
+    },
+    Parameter {
+        name: "mydomain",
+        default: "localdomain",
+        kind: Kind::DomainName,
+    },
+    text("mail_name", "Postfix"),
+    text(
+        "syslog_name",
+        "${multi_instance_name?{$multi_instance_name}:{postfix}}",
+    ),
+    text("mail_owner", "postfix"),
+    text("setgid_group", "postdrop"),
+    text("mydestination", "$myhostname, localhost.$mydomain, localhost"),
+    text("myorigin", "$myhostname"),
+    text("relayhost", ""),
+    text("daemon_directory", "/usr/lib/postfix/sbin"),
+    text("data_directory", "/var/lib/postfix"),
+    text("command_directory", "/usr/sbin"),
+    text("meta_directory", "/etc/postfix"),
+    Parameter {
+        name: "queue_directory",
+        default: "/var/spool/postfix",
+        kind: Kind::Text { min_len: 1 },
+    },
+    text("shlib_directory", "/usr/lib/postfix"),
+    text("process_id_directory", "pid"),
+    Parameter {
+        name: "import_environment",
+        default: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C \
+                  POSTLOG_SERVICE POSTLOG_HOSTNAME",
+        kind: Kind::Environment,
+    },
+    text("alternate_config_directories", ""),
+    Parameter {
+        name: "application_event_drain_time",
+        default: "100s",
+        kind: Kind::Time { min: 1 },
+    },
+    Parameter {
+        name: "trigger_timeout",
+        default: "10s",
+        kind: Kind::Time { min: 1 },
+    },
+];
+
+/// The main.cf path for a directory, as Postfix forms it (no normalising).
+fn main_cf_path(directory: &OsStr) -> OsString {
+    let mut path = directory.as_bytes().to_vec();
+    path.extend_from_slice(b"/main.cf");
+    OsString::from_vec(path)
+}
+
+fn read_main_cf(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
+    use std::io::Read;
+    let display = path.to_string_lossy().into_owned();
+    let mut file = std::fs::File::open(path).map_err(|source| ConfigError::Open {
+        path: display.clone(),
+        source,
+    })?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|source| ConfigError::Read {
+            path: display,
+            source,
+        })?;
+    Ok(bytes)
+}
+
+/// A set-id process may only use a configuration directory that the
+/// administrator listed in `/etc/postfix/main.cf`.
+fn check_authorised(directory: &OsStr) -> Result<(), ConfigError> {
+    if directory == DEFAULT_CONFIG_DIRECTORY {
+        return Ok(());
+    }
+    let path = main_cf_path(OsStr::new(DEFAULT_CONFIG_DIRECTORY));
+    let bytes = read_main_cf(&path)?;
+    let mut dict = Dictionary::default();
+    maincf::load_into(&mut dict, &path.to_string_lossy(), &bytes, &mut |_| {})?;
+    let listed = ["alternate_config_directories", "multi_instance_directories"]
+        .iter()
+        .filter_map(|name| dict.get(name.as_bytes()))
+        .flat_map(|value| value.split(|&b| b", \t\r\n".contains(&b)))
+        .any(|word| word == directory.as_bytes());
+    if listed {
+        Ok(())
+    } else {
+        Err(ConfigError::UnauthorisedDirectory {
+            directory: directory.to_string_lossy().into_owned(),
+        })
+    }
+}
+
+/// Reads `main.cf` and evaluates every parameter a kick tool needs.
+pub fn load(options: &LoadOptions, reporter: &mut dyn Reporter) -> Result<MainCf, ConfigError> {
+    let directory = options.config_directory.as_os_str();
+    let mut dict = Dictionary::default();
+    dict.set(b"process_name", &options.process_name);
+    dict.set(b"config_directory", directory.as_bytes());
+    if options.untrusted {
+        check_authorised(directory)?;
+    }
+    let path = main_cf_path(directory);
+    let bytes = read_main_cf(&path)?;
+    maincf::load_into(&mut dict, &path.to_string_lossy(), &bytes, &mut |w| {
+        reporter.warning(w)
+    })?;
+    Evaluator {
+        dict,
+        directory: directory.to_os_string(),
+    }
+    .run(reporter)
+}
+
+struct Evaluator {
+    dict: Dictionary,
+    directory: OsString,
+}
+
+impl Evaluator {
+    fn expand(
+        &self,
+        value: &[u8],
+        warn: &mut dyn FnMut(ConfigWarning),
+    ) -> Result<Vec<u8>, ConfigError> {
+        let lookup = |name: &[u8]| self.dict.get(name).map(<[u8]>::to_vec);
+        expand::expand(value, &lookup, warn).map_err(|failure| match failure {
+            expand::ExpandFailure::Macro => ConfigError::MacroProcessing,
+            expand::ExpandFailure::BadConversion(text) => ConfigError::BadConversion(text),
+        })
+    }
+
+    /// Postfix's `get_mail_conf_*`: the file's value expanded, else the
+    /// default expanded and entered into the dictionary.
+    fn value(
+        &mut self,
+        parameter: &Parameter,
+        warn: &mut dyn FnMut(ConfigWarning),
+    ) -> Result<Vec<u8>, ConfigError> {
+        let name = parameter.name.as_bytes();
+        if let Some(raw) = self.dict.get(name).map(<[u8]>::to_vec) {
+            return self.expand(&raw, warn);
+        }
+        let default = match parameter.kind {
+            Kind::HostName => {
+                let host = crate::sys::hostname();
+                if host.contains('.') {
+                    host.into_bytes()
+                } else {
+                    let domain = match self.dict.get(b"mydomain").map(<[u8]>::to_vec) {
+                        Some(raw) => self.expand(&raw, warn)?,
+                        None => b"localdomain".to_vec(),
+                    };
+                    [host.as_bytes(), b".", &domain].concat()
+                }
+            }
+            Kind::DomainName => {
+                let host = self.dict.get(b"myhostname").unwrap_or_default();
+                match host.iter().position(|&b| b == b'.') {
+                    Some(dot) if host[dot + 1..].contains(&b'.') => host[dot + 1..].to_vec(),
+                    _ => parameter.default.as_bytes().to_vec(),
+                }
+            }
+            _ => self.expand(parameter.default.as_bytes(), warn)?,
+        };
+        self.dict.set(name, &default);
+        Ok(default)
+    }
+
+    fn run(mut self, reporter: &mut dyn Reporter) -> Result<MainCf, ConfigError> {
+        let mut parameters = Vec::with_capacity(PARAMETERS.len());
+        let mut queue_directory = Vec::new();
+        let mut trigger_timeout = 0;
+        let mut drain_time = 0;
+        let mut smtputf8_enable = false;
+        for parameter in PARAMETERS {
+            let value = self.value(parameter, &mut |w| reporter.warning(w))?;
+            let name = parameter.name;
+            match parameter.kind {
+                Kind::Text { min_len } if value.len() < min_len => {
+                    return Err(ConfigError::StringLength {
+                        name,
+                        value,
+                        min: min_len,
+                    });
+                }
+                Kind::CompatLevel if compat::parse(&value).is_none() => {
+                    return Err(ConfigError::CompatLevel(value));
+                }
+                Kind::Bool => {
+                    smtputf8_enable = parse_bool(name, &value)?;
+                    reporter.smtputf8_decided(smtputf8_enable);
+                }
+                Kind::Time { min } => {
+                    let default_unit = time::default_unit(parameter.default);
+                    let seconds = time::parse(&value, default_unit)
+                        .ok_or_else(|| ConfigError::BadTime {
+                            name,
+                            value: value.clone(),
+                        })?;
+                    if seconds < min {
+                        return Err(ConfigError::TimeTooSmall { name, seconds, min });
+                    }
+                    if name == "trigger_timeout" {
+                        trigger_timeout = seconds;
+                    } else {
+                        drain_time = seconds;
+                    }
+                }
+                Kind::Environment => check_environment(&value)?,
+                _ => {}
+            }
+            if name == "queue_directory" {
+                queue_directory.clone_from(&value);
+            }
+            parameters.push((name.to_owned(), value));
+        }
+        let seconds = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+        Ok(MainCf {
+            config_directory: PathBuf::from(self.directory),
+            queue_directory: PathBuf::from(OsString::from_vec(queue_directory)),
+            trigger_timeout: seconds(trigger_timeout),
+            application_event_drain_time: seconds(drain_time),
+            smtputf8_enable,
+            parameters,
+        })
+    }
+}
+
+fn parse_bool(name: &'static str, value: &[u8]) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case(b"yes") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case(b"no") {
+        Ok(false)
+    } else {
+        Err(ConfigError::BadBool {
+            name,
+            value: value.to_vec(),
+        })
+    }
+}
+
+/// Checks `import_environment` the way Postfix splits and applies it. The
+/// settings themselves change nothing a kick does, so none is applied.
+fn check_environment(value: &[u8]) -> Result<(), ConfigError> {
+    for word in split_braced(value) {
+        let entry = if word.first() == Some(&b'{') {
+            strip_braces(word)?
+        } else {
+            word.to_vec()
+        };
+        if entry.contains(&b'=') {
+            if let Err(what) = maincf::split_name_value(&entry) {
+                return Err(ConfigError::UpdateEnv { what, entry });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits on commas and white space, keeping `{...}` groups whole.
+fn split_braced(value: &[u8]) -> Vec<&[u8]> {
+    let separator = |b: u8| b", \t\r\n".contains(&b);
+    let mut words = Vec::new();
+    let mut at = 0;
+    while at < value.len() {
+        while at < value.len() && separator(value[at]) {
+            at += 1;
+        }
+        if at == value.len() {
+            break;
+        }
+        let start = at;
+        let mut level = 0usize;
+        while at < value.len() {
+            match value[at] {
+                b'{' => level += 1,
+                b'}' if level > 0 => level -= 1,
+                b if level == 0 && separator(b) => break,
+                _ => {}
+            }
+            at += 1;
+        }
+        words.push(&value[start..at]);
+        at += 1;
+    }
+    words
+}
+
+/// `{ text }` to `text`, with Postfix's errors for unbalanced braces.
+fn strip_braces(word: &[u8]) -> Result<Vec<u8>, ConfigError> {
+    let mut level = 0usize;
+    let mut close = None;
+    for (i, &b) in word.iter().enumerate() {
+        match b {
+            b'{' => level += 1,
+            b'}' => {
+                level -= 1;
+                if level == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let quoted = |prefix: &str| [prefix.as_bytes(), b" in \"", word, b"\""].concat();
+    match close {
+        None => Err(ConfigError::ImportEnvironment(quoted("missing '}'"))),
+        Some(i) if i + 1 != word.len() => Err(ConfigError::ImportEnvironment(quoted(
+            "syntax error after '}'",
+        ))),
+        Some(i) => Ok(maincf::trim(&word[1..i]).to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! postkick: kick Postfix services, by hand or by rule.
+//!
+//! The crate holds everything both programs share: reading Postfix's
+//! `main.cf` ([`config`]), delivering a kick to a trigger endpoint
+//! ([`trigger`]), and knowing what each Postfix service does with a raw
+//! request ([`services`]). The `postkick` command ([`command`]) is a drop-in
+//! replacement for Postfix's own. Binaries in `src/bin/` only parse their
+//! arguments and call into here.
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod command;
+pub mod config;
+pub mod diag;
+pub mod getopt;
+pub mod services;
+mod sys;
+pub mod trigger;
