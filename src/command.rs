@@ -68,7 +68,10 @@ fn usage(diag: &Diagnostics) -> u8 {
 
 /// Runs `postkick` with its whole argument vector; returns the exit status.
 pub fn run(args: Vec<OsString>) -> u8 {
-    let argv0 = args.first().map(|a| a.as_bytes().to_vec()).unwrap_or_default();
+    let argv0 = args
+        .first()
+        .map(|a| a.as_bytes().to_vec())
+        .unwrap_or_default();
     let mut diag = Diagnostics::new(tag_of(&argv0));
     let set_id = crate::sys::running_set_id();
     if !set_id && std::env::var_os("MAIL_VERBOSE").is_some() {
@@ -123,7 +126,13 @@ pub fn run(args: Vec<OsString>) -> u8 {
         service: service.as_bytes(),
         request: request.as_bytes(),
     };
-    kick.run(&diag, Timeouts::postfix(main_cf.trigger_timeout, main_cf.application_event_drain_time))
+    kick.run(
+        &diag,
+        Timeouts::postfix(
+            main_cf.trigger_timeout,
+            main_cf.application_event_drain_time,
+        ),
+    )
 }
 
 fn describe_config(diag: &Diagnostics, main_cf: &MainCf) {
@@ -138,7 +147,10 @@ fn describe_config(diag: &Diagnostics, main_cf: &MainCf) {
         ),
     );
     for (name, value) in &main_cf.parameters {
-        diag.debug(2, [format!("parameter {name} = ").as_bytes(), value].concat());
+        diag.debug(
+            2,
+            [format!("parameter {name} = ").as_bytes(), value].concat(),
+        );
     }
 }
 
@@ -156,7 +168,10 @@ impl Kick<'_> {
         if let Some(known) = services::lookup(self.service) {
             let effect = known.effect(self.request);
             if effect.is_useless() {
-                diag.debug(1, [known.name.as_bytes(), b": ", effect.to_string().as_bytes()].concat());
+                diag.debug(
+                    1,
+                    [known.name.as_bytes(), b": ", effect.to_string().as_bytes()].concat(),
+                );
             }
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -166,7 +181,10 @@ impl Kick<'_> {
         let runtime = match runtime {
             Ok(runtime) => runtime,
             Err(err) => {
-                let text = format!("cannot start the I/O runtime: {}", crate::sys::io_error_text(&err));
+                let text = format!(
+                    "cannot start the I/O runtime: {}",
+                    crate::sys::io_error_text(&err)
+                );
                 diag.line(Level::Fatal, text.as_bytes());
                 return EXIT_FAILURE;
             }
@@ -184,31 +202,53 @@ impl Kick<'_> {
         let about = |text: String| [shown, b": ", text.as_bytes()].concat();
         diag.debug(
             1,
-            about(format!("{}, wrote {} bytes", report.kind.as_str(), report.bytes_written)),
+            about(format!(
+                "{}, wrote {} bytes",
+                report.kind.as_str(),
+                report.bytes_written
+            )),
         );
         if let Some(failure) = &report.write_failure {
             if failure.is_peer_closed_after_request() {
-                diag.debug(1, about("server closed after reading the request; kick delivered".into()));
+                diag.debug(
+                    1,
+                    about("server closed after reading the request; kick delivered".into()),
+                );
             } else if diag.verbose > 0 {
                 let transport: &[u8] = match report.kind {
                     trigger::EndpointKind::Fifo => b"fifo_trigger: write ",
                     trigger::EndpointKind::Socket => b"unix_trigger: write to ",
                 };
                 let why = crate::sys::io_error_text(&failure.error);
-                diag.line(Level::Warning, &[transport, shown, b": ", why.as_bytes()].concat());
+                diag.line(
+                    Level::Warning,
+                    &[transport, shown, b": ", why.as_bytes()].concat(),
+                );
             }
         }
         match report.peer {
             PeerOutcome::NotWaited => {}
             PeerOutcome::Closed(after) => {
-                diag.debug(1, about(format!("server closed after {:.3} ms", after.as_secs_f64() * 1e3)));
+                diag.debug(
+                    1,
+                    about(format!(
+                        "server closed after {:.3} ms",
+                        after.as_secs_f64() * 1e3
+                    )),
+                );
             }
             PeerOutcome::ReadTimeout(_) => {
                 let text = [&b"unix_trigger_event: read timeout for service "[..], shown].concat();
                 diag.line(Level::Warning, &text);
             }
             PeerOutcome::DrainExpired(after) => {
-                diag.debug(1, about(format!("server still open after {:.3} s; leaving", after.as_secs_f64())));
+                diag.debug(
+                    1,
+                    about(format!(
+                        "server still open after {:.3} s; leaving",
+                        after.as_secs_f64()
+                    )),
+                );
             }
         }
     }

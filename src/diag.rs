@@ -79,7 +79,14 @@ impl Diagnostics {
             Level::Error => b"error: ",
             Level::Fatal => b"fatal: ",
         };
-        let line = [&self.tag, &b": "[..], word, &sanitise(text, self.utf8), b"\n"].concat();
+        let line = [
+            &self.tag,
+            &b": "[..],
+            word,
+            &sanitise(text, self.utf8),
+            b"\n",
+        ]
+        .concat();
         self.raw(&line);
     }
 

@@ -56,8 +56,7 @@ pub fn parse(args: &[OsString]) -> Result<Options, GetoptError> {
             break;
         }
         index += 1;
-        let mut letters = arg[1..].iter().enumerate();
-        while let Some((at, &letter)) = letters.next() {
+        for (at, &letter) in arg[1..].iter().enumerate() {
             match letter {
                 b'v' => options.verbose += 1,
                 b'c' => {

@@ -60,7 +60,8 @@ pub struct Service {
 }
 
 const EXPECT_REQUEST: &str = "unexpected attribute {req} from {svc} socket (expecting: request)";
-const EXPECT_NREQUEST: &str = "unexpected attribute {req} from {svc} socket (expecting: nrequest); malformed request";
+const EXPECT_NREQUEST: &str =
+    "unexpected attribute {req} from {svc} socket (expecting: nrequest); malformed request";
 const EXPECT_FLAGS_DELIVERY: &str = "unexpected attribute {req} from {svc} socket (expecting: flags); deliver_request_get: error receiving common attributes";
 
 const fn service(name: &'static str, class: Class, protocol: Protocol) -> Service {
@@ -90,23 +91,91 @@ const CATALOG: &[Service] = &[
             "premature end-of-input on anvil socket while reading input attribute name",
         ),
     ),
-    service("scache", Class::Private, Protocol::Attribute(EXPECT_REQUEST)),
-    service("verify", Class::Private, Protocol::Attribute(EXPECT_REQUEST)),
-    service("proxymap", Class::Private, Protocol::Attribute(EXPECT_REQUEST)),
-    service("proxywrite", Class::Private, Protocol::Attribute(EXPECT_REQUEST)),
-    service("rewrite", Class::Private, Protocol::Attribute(EXPECT_REQUEST)),
-    service("bounce", Class::Private, Protocol::Attribute(EXPECT_NREQUEST)),
-    service("defer", Class::Private, Protocol::Attribute(EXPECT_NREQUEST)),
-    service("trace", Class::Private, Protocol::Attribute(EXPECT_NREQUEST)),
-    service("error", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("retry", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("discard", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("smtp", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("relay", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("lmtp", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("local", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("virtual", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
-    service("maildrop", Class::Private, Protocol::Attribute(EXPECT_FLAGS_DELIVERY)),
+    service(
+        "scache",
+        Class::Private,
+        Protocol::Attribute(EXPECT_REQUEST),
+    ),
+    service(
+        "verify",
+        Class::Private,
+        Protocol::Attribute(EXPECT_REQUEST),
+    ),
+    service(
+        "proxymap",
+        Class::Private,
+        Protocol::Attribute(EXPECT_REQUEST),
+    ),
+    service(
+        "proxywrite",
+        Class::Private,
+        Protocol::Attribute(EXPECT_REQUEST),
+    ),
+    service(
+        "rewrite",
+        Class::Private,
+        Protocol::Attribute(EXPECT_REQUEST),
+    ),
+    service(
+        "bounce",
+        Class::Private,
+        Protocol::Attribute(EXPECT_NREQUEST),
+    ),
+    service(
+        "defer",
+        Class::Private,
+        Protocol::Attribute(EXPECT_NREQUEST),
+    ),
+    service(
+        "trace",
+        Class::Private,
+        Protocol::Attribute(EXPECT_NREQUEST),
+    ),
+    service(
+        "error",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "retry",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "discard",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "smtp",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "relay",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "lmtp",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "local",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "virtual",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
+    service(
+        "maildrop",
+        Class::Private,
+        Protocol::Attribute(EXPECT_FLAGS_DELIVERY),
+    ),
 ];
 
 /// The catalog entry for a service name, if Postfix ships one by that name.
@@ -145,7 +214,10 @@ impl fmt::Display for Effect {
             Self::Acts(what) => write!(f, "{what}"),
             Self::Ignored(why) => write!(f, "ignored: {why}"),
             Self::ProtocolError(log) => {
-                write!(f, "not understood: the server logs \"{log}\" and does nothing")
+                write!(
+                    f,
+                    "not understood: the server logs \"{log}\" and does nothing"
+                )
             }
             Self::Unreachable(why) => write!(f, "unreachable: {why}"),
         }
@@ -175,9 +247,9 @@ fn queue_manager_effect(request: &[u8]) -> Effect {
             "qmgr will {} on its next scan, but this request starts no scan (add W, I or D)",
             actions.join(" and ")
         )),
-        (false, true) => Effect::Ignored(
-            "qmgr understands only the letters W, I, D, A and F".to_owned(),
-        ),
+        (false, true) => {
+            Effect::Ignored("qmgr understands only the letters W, I, D, A and F".to_owned())
+        }
     }
 }
 
@@ -217,7 +289,9 @@ mod tests {
     use super::*;
 
     fn effect(name: &str, request: &str) -> Effect {
-        lookup(name.as_bytes()).expect("known").effect(request.as_bytes())
+        lookup(name.as_bytes())
+            .expect("known")
+            .effect(request.as_bytes())
     }
 
     #[test]

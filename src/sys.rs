@@ -38,8 +38,14 @@ pub fn io_error_text(err: &std::io::Error) -> String {
 /// Plain root (uid = euid = 0) is trusted, as in Postfix.
 pub fn running_set_id() -> bool {
     // SAFETY: these four getters cannot fail and take no arguments.
-    let (uid, euid, gid, egid) =
-        unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
+    let (uid, euid, gid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
     uid != euid || gid != egid
 }
 

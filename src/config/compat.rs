@@ -29,16 +29,23 @@ pub fn strtol(bytes: &[u8]) -> (Option<i64>, usize) {
         }
         _ => false,
     };
-    let digits = bytes[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digits = bytes[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     if digits == 0 {
         return (Some(0), 0);
     }
     let mut value: Option<i64> = Some(0);
     for &digit in &bytes[at..at + digits] {
         let d = i64::from(digit - b'0');
-        value = value
-            .and_then(|v| v.checked_mul(10))
-            .and_then(|v| if negative { v.checked_sub(d) } else { v.checked_add(d) });
+        value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
+            if negative {
+                v.checked_sub(d)
+            } else {
+                v.checked_add(d)
+            }
+        });
     }
     (value, at + digits)
 }
@@ -83,7 +90,15 @@ mod tests {
 
     #[test]
     fn malformed_levels_are_rejected() {
-        for bad in [&b"bogus"[..], b"", b"3.", b"3.6.1.2", b"-1", b"3.1024", b"3x"] {
+        for bad in [
+            &b"bogus"[..],
+            b"",
+            b"3.",
+            b"3.6.1.2",
+            b"-1",
+            b"3.1024",
+            b"3x",
+        ] {
             assert_eq!(parse(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -130,7 +130,10 @@ pub enum ConfigError {
         min: usize,
     },
     /// A time value Postfix cannot read.
-    #[error("parameter {name}: bad time value or unit: {}", String::from_utf8_lossy(value))]
+    #[error(
+        "parameter {name}: bad time value or unit: {}",
+        String::from_utf8_lossy(value)
+    )]
     BadTime {
         /// The parameter.
         name: &'static str,
@@ -148,7 +151,10 @@ pub enum ConfigError {
         min: i64,
     },
     /// A boolean that is neither yes nor no.
-    #[error("bad boolean configuration: {name} = {}", String::from_utf8_lossy(value))]
+    #[error(
+        "bad boolean configuration: {name} = {}",
+        String::from_utf8_lossy(value)
+    )]
     BadBool {
         /// The parameter.
         name: &'static str,
@@ -171,9 +177,8 @@ pub enum ConfigError {
 impl ConfigError {
     /// The text Postfix prints after `fatal: `, with the file's own bytes.
     pub fn message(&self) -> Vec<u8> {
-        let quoted = |prefix: String, text: &[u8], suffix: &[u8]| {
-            [prefix.as_bytes(), text, suffix].concat()
-        };
+        let quoted =
+            |prefix: String, text: &[u8], suffix: &[u8]| [prefix.as_bytes(), text, suffix].concat();
         match self {
             Self::Syntax {
                 path,
@@ -181,9 +186,7 @@ impl ConfigError {
                 what,
                 text,
             } => quoted(format!("{path}, line {line}: {what}: \""), text, b"\""),
-            Self::BadConversion(text) => {
-                quoted("mac_exp_eval: bad conversion: ".into(), text, b"")
-            }
+            Self::BadConversion(text) => quoted("mac_exp_eval: bad conversion: ".into(), text, b""),
             Self::CompatLevel(text) => quoted(
                 "malformed compatibility level syntax: \"".into(),
                 text,

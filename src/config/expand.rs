@@ -23,8 +23,7 @@ pub enum ExpandFailure {
 
 const WHITESPACE: &[u8] = b" \t\r\n";
 const MAX_NESTING: usize = 100;
-const OPERATORS: &str =
-    "\"==\" or \"!=\"\" or \"<\"\" or \"<=\"\" or \">=\"\" or \">\"";
+const OPERATORS: &str = "\"==\" or \"!=\"\" or \"<\"\" or \"<=\"\" or \">=\"\" or \">\"";
 
 /// Expands `value`, looking names up with `lookup` (raw, unexpanded values).
 pub fn expand(
@@ -366,7 +365,10 @@ impl Expander<'_> {
             return None;
         }
         let mut rest = &rest[op_len..];
-        let suffix_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        let suffix_len = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
         let compare_levels = suffix_len > 0;
         if compare_levels && &rest[..suffix_len] != b"level" {
             let text = quote(&[
@@ -414,8 +416,8 @@ impl Expander<'_> {
             }
             l.cmp(&r)
         } else if left.iter().all(u8::is_ascii_digit) && right.iter().all(u8::is_ascii_digit) {
-            let l = self.to_long(&left)?;
-            let r = self.to_long(&right)?;
+            let l = self.parse_long(&left)?;
+            let r = self.parse_long(&right)?;
             l.cmp(&r)
         } else {
             left.cmp(&right)
@@ -443,8 +445,10 @@ impl Expander<'_> {
         Some(sub.result)
     }
 
-    fn to_long(&mut self, digits: &[u8]) -> Option<i64> {
-        let parsed = std::str::from_utf8(digits).ok().and_then(|s| s.parse().ok());
+    fn parse_long(&mut self, digits: &[u8]) -> Option<i64> {
+        let parsed = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|s| s.parse().ok());
         if parsed.is_none() {
             self.fatal = Some(ExpandFailure::BadConversion(digits.to_vec()));
         }
@@ -463,7 +467,9 @@ mod tests {
                 .map(|(_, v)| v.as_bytes().to_vec())
         };
         let mut warnings = Vec::new();
-        let result = expand(value.as_bytes(), &lookup, &mut |w| warnings.push(w.to_string()));
+        let result = expand(value.as_bytes(), &lookup, &mut |w| {
+            warnings.push(w.to_string())
+        });
         let result = result.map(|v| String::from_utf8(v).expect("utf8"));
         (result, warnings)
     }
@@ -521,7 +527,10 @@ mod tests {
 
     #[test]
     fn self_reference_is_an_unreasonable_nesting() {
-        let warnings = fails("$queue_directory", &[("queue_directory", "$queue_directory")]);
+        let warnings = fails(
+            "$queue_directory",
+            &[("queue_directory", "$queue_directory")],
+        );
         assert_eq!(
             warnings,
             vec!["unreasonable macro call nesting: \"queue_directory\""]
@@ -531,7 +540,10 @@ mod tests {
     #[test]
     fn syntax_errors_are_worded_as_postfix_words_them() {
         assert_eq!(fails("a$", &[]), vec!["empty macro name: \"a$\""]);
-        assert_eq!(fails("${a", &[]), vec!["truncated macro reference: \"${a\""]);
+        assert_eq!(
+            fails("${a", &[]),
+            vec!["truncated macro reference: \"${a\""]
+        );
         assert_eq!(
             fails("${a-b}", &[]),
             vec!["attribute name syntax error at: \"...a>>>-b\""]
@@ -559,7 +571,9 @@ mod tests {
         let (result, _) = run("${{99999999999999999999} == {1}}", &[]);
         assert_eq!(
             result,
-            Err(ExpandFailure::BadConversion(b"99999999999999999999".to_vec()))
+            Err(ExpandFailure::BadConversion(
+                b"99999999999999999999".to_vec()
+            ))
         );
     }
 }

@@ -104,7 +104,10 @@ fn logical_lines(
 /// Splits a logical line into name and trimmed value, as Postfix's
 /// `split_nameval` does.
 pub(crate) fn split_name_value(text: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
-    let start = text.iter().position(|&b| !is_space(b)).unwrap_or(text.len());
+    let start = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
     let rest = &text[start..];
     if rest.is_empty() || rest[0] == b'=' {
         return Err("missing attribute name");
@@ -125,8 +128,14 @@ pub(crate) fn split_name_value(text: &[u8]) -> Result<(&[u8], &[u8]), &'static s
 }
 
 pub(crate) fn trim(value: &[u8]) -> &[u8] {
-    let start = value.iter().position(|&b| !is_space(b)).unwrap_or(value.len());
-    let end = value.iter().rposition(|&b| !is_space(b)).map_or(start, |i| i + 1);
+    let start = value
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |i| i + 1);
     &value[start..end]
 }
 

@@ -169,7 +169,10 @@ const PARAMETERS: &[Parameter] = &[
     ),
     text("mail_owner", "postfix"),
     text("setgid_group", "postdrop"),
-    text("mydestination", "$myhostname, localhost.$mydomain, localhost"),
+    text(
+        "mydestination",
+        "$myhostname, localhost.$mydomain, localhost",
+    ),
     text("myorigin", "$myhostname"),
     text("relayhost", ""),
     text("daemon_directory", "/usr/lib/postfix/sbin"),
@@ -351,8 +354,8 @@ impl Evaluator {
                 }
                 Kind::Time { min } => {
                     let default_unit = time::default_unit(parameter.default);
-                    let seconds = time::parse(&value, default_unit)
-                        .ok_or_else(|| ConfigError::BadTime {
+                    let seconds =
+                        time::parse(&value, default_unit).ok_or_else(|| ConfigError::BadTime {
                             name,
                             value: value.clone(),
                         })?;

@@ -15,7 +15,9 @@ fn load_text(main_cf: &str) -> (tempfile::TempDir, Loaded) {
         untrusted: false,
     };
     let mut warnings = Vec::new();
-    let result = load(&options, &mut |w: ConfigWarning| warnings.push(w.to_string()));
+    let result = load(&options, &mut |w: ConfigWarning| {
+        warnings.push(w.to_string())
+    });
     (dir, Loaded { result, warnings })
 }
 
@@ -32,7 +34,10 @@ fn defaults_when_main_cf_is_empty() {
     assert_eq!(cf.queue_directory, PathBuf::from("/var/spool/postfix"));
     assert_eq!(cf.trigger_timeout, Duration::from_secs(10));
     assert_eq!(cf.application_event_drain_time, Duration::from_secs(100));
-    assert!(!cf.smtputf8_enable, "compatibility_level 0 disables SMTPUTF8");
+    assert!(
+        !cf.smtputf8_enable,
+        "compatibility_level 0 disables SMTPUTF8"
+    );
     assert_eq!(cf.config_directory, dir.path());
     assert!(loaded.warnings.is_empty());
 }
@@ -52,7 +57,10 @@ fn expansion_with_a_continuation_line_and_preloaded_names() {
 fn defaults_of_later_parameters_are_not_yet_visible() {
     let (_dir, loaded) = load_text("queue_directory = /x/$trigger_timeout/$daemon_directory\n");
     let cf = loaded.result.expect("loads");
-    assert_eq!(cf.queue_directory, PathBuf::from("/x//usr/lib/postfix/sbin"));
+    assert_eq!(
+        cf.queue_directory,
+        PathBuf::from("/x//usr/lib/postfix/sbin")
+    );
 }
 
 #[test]
@@ -69,7 +77,8 @@ fn overriding_a_preloaded_parameter_warns() {
     assert!(loaded.result.is_ok());
     assert_eq!(loaded.warnings.len(), 1);
     assert!(
-        loaded.warnings[0].ends_with("main.cf, line 1: overriding earlier entry: process_name=postkick"),
+        loaded.warnings[0]
+            .ends_with("main.cf, line 1: overriding earlier entry: process_name=postkick"),
         "{:?}",
         loaded.warnings
     );
@@ -150,5 +159,8 @@ fn missing_and_unreadable_main_cf() {
 
 #[test]
 fn config_directory_prefers_the_command_line() {
-    assert_eq!(config_directory(Some(OsStr::new("/x"))), OsString::from("/x"));
+    assert_eq!(
+        config_directory(Some(OsStr::new("/x"))),
+        OsString::from("/x")
+    );
 }

@@ -22,7 +22,7 @@ pub fn default_unit(default: &str) -> u8 {
 pub fn parse(value: &[u8], default_unit: u8) -> Option<i64> {
     let (number, used) = strtol(value);
     let number = number?;
-    if value.is_empty() || number < 0 || number > INT_MAX {
+    if value.is_empty() || !(0..=INT_MAX).contains(&number) {
         return None;
     }
     let scale = match value.get(used).copied().unwrap_or(default_unit) {
@@ -59,7 +59,15 @@ mod tests {
 
     #[test]
     fn bad_values() {
-        for bad in [&b""[..], b"-1", b"10S", b"10 s", b"10x", b"2147483648", b"3550000w"] {
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"10S",
+            b"10 s",
+            b"10x",
+            b"2147483648",
+            b"3550000w",
+        ] {
             assert_eq!(parse(bad, b's'), None, "{}", String::from_utf8_lossy(bad));
         }
         assert_eq!(parse(b"0", b's'), Some(0));

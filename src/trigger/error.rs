@@ -35,7 +35,11 @@ impl fmt::Display for FifoRefusal {
             Self::SymbolicLink => f.write_str("file is a symbolic link"),
             Self::Changed(None) => f.write_str("file status changed unexpectedly"),
             Self::Changed(Some(err)) => {
-                write!(f, "file status changed unexpectedly: {}", io_error_text(err))
+                write!(
+                    f,
+                    "file status changed unexpectedly: {}",
+                    io_error_text(err)
+                )
             }
         }
     }
@@ -96,9 +100,11 @@ impl TriggerError {
     /// The text Postfix prints for this failure, after its level.
     pub fn message(&self) -> Vec<u8> {
         let (prefix, path, suffix): (&str, &PathBuf, String) = match self {
-            Self::Lookup { path, source } => {
-                ("unable to look up ", path, format!(": {}", io_error_text(source)))
-            }
+            Self::Lookup { path, source } => (
+                "unable to look up ",
+                path,
+                format!(": {}", io_error_text(source)),
+            ),
             Self::NotSocketOrFifo { path } => ("", path, " is not a socket or a fifo".into()),
             Self::NameTooLong { path } => ("unix-domain name too long: ", path, String::new()),
             Self::FifoOpen { path, why } => ("fifo_trigger: open ", path, format!(": {why}")),

@@ -12,7 +12,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{write_within, EndpointKind, FifoRefusal, PeerOutcome, Report, TriggerError, WriteFailure};
+use super::{
+    write_within, EndpointKind, FifoRefusal, PeerOutcome, Report, TriggerError, WriteFailure,
+};
 
 fn refuse(path: &Path, why: FifoRefusal) -> TriggerError {
     TriggerError::FifoOpen {

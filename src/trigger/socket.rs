@@ -32,10 +32,15 @@ pub(super) async fn kick(
         path: path.to_owned(),
         source,
     };
-    let mut stream = match tokio::time::timeout(timeouts.io, tokio::net::UnixStream::connect(path)).await {
-        Ok(connected) => connected.map_err(connect_error)?,
-        Err(_) => return Err(connect_error(std::io::Error::from_raw_os_error(libc::ETIMEDOUT))),
-    };
+    let mut stream =
+        match tokio::time::timeout(timeouts.io, tokio::net::UnixStream::connect(path)).await {
+            Ok(connected) => connected.map_err(connect_error)?,
+            Err(_) => {
+                return Err(connect_error(std::io::Error::from_raw_os_error(
+                    libc::ETIMEDOUT,
+                )))
+            }
+        };
     let mut bytes_written = 0;
     let mut write_failure = None;
     if let Err(error) = write_within(&mut stream, request, timeouts.io, &mut bytes_written).await {
@@ -43,18 +48,21 @@ pub(super) async fn kick(
             request_written: false,
             error,
         });
-    } else if let Err(error) = write_within(&mut stream, b"\0", timeouts.io, &mut bytes_written).await {
+    } else if let Err(error) =
+        write_within(&mut stream, b"\0", timeouts.io, &mut bytes_written).await
+    {
         write_failure = Some(WriteFailure {
             request_written: true,
             error,
         });
     }
     let waited = Instant::now();
-    let (limit, expired): (Duration, fn(Duration) -> PeerOutcome) = if timeouts.read < timeouts.drain {
-        (timeouts.read, PeerOutcome::ReadTimeout)
-    } else {
-        (timeouts.drain, PeerOutcome::DrainExpired)
-    };
+    let (limit, expired): (Duration, fn(Duration) -> PeerOutcome) =
+        if timeouts.read < timeouts.drain {
+            (timeouts.read, PeerOutcome::ReadTimeout)
+        } else {
+            (timeouts.drain, PeerOutcome::DrainExpired)
+        };
     let peer = match tokio::time::timeout(limit, stream.readable()).await {
         Ok(_) => PeerOutcome::Closed(waited.elapsed()),
         Err(_) => expired(waited.elapsed()),

@@ -1,0 +1,146 @@
+//! One kick, ours beside Postfix's `/usr/sbin/postkick`: wall time and
+//! peak RSS of the whole process, over a UNIX-domain socket and over a FIFO.
+//!
+//! Run with `cargo bench --bench kick` (optionally `-- ROUNDS`). Each round
+//! runs both commands back to back against the same endpoint, so that the
+//! two are measured pair by pair under the same conditions; the medians and
+//! the ratio are printed. Nothing here is a test: it asserts nothing.
+
+#![allow(unsafe_code)]
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const POSTFIX_POSTKICK: &str = "/usr/sbin/postkick";
+
+struct Sample {
+    wall: Duration,
+    max_rss_kib: i64,
+}
+
+/// Runs `program args`, returning its wall time and peak RSS.
+fn measure(program: &Path, args: &[&str]) -> Sample {
+    let started = Instant::now();
+    let child = Command::new(program)
+        .args(args)
+        .env_remove("MAIL_CONFIG")
+        .spawn()
+        .expect("spawn");
+    let pid = i32::try_from(child.id()).expect("pid fits");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data, zero is a valid value for it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own unreaped child; status and usage are valid,
+    // writable locals that outlive the call.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(reaped, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{program:?} failed"
+    );
+    Sample {
+        wall,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queue = dir.path().join("queue");
+    std::fs::create_dir_all(queue.join("public")).expect("mkdir");
+    let config = dir.path().join("etc");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let main_cf = config.join("main.cf");
+    std::fs::write(&main_cf, format!("queue_directory = {}\n", queue.display())).expect("write");
+    // Postfix re-reads a main.cf changed within the last second.
+    let past = std::time::SystemTime::now() - Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(&main_cf)
+        .and_then(|f| f.set_modified(past))
+        .expect("set mtime");
+
+    let listener = UnixListener::bind(queue.join("public/qmgr")).expect("bind");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 || buf[..n].contains(&0) {
+                    break;
+                }
+            }
+        }
+    });
+    let fifo = queue.join("public/pickup");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open fifo");
+
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_postkick"));
+    let theirs = Path::new(POSTFIX_POSTKICK);
+    let have_postfix = theirs.exists();
+    if !have_postfix {
+        println!("{POSTFIX_POSTKICK} is not installed: measuring ours alone");
+    }
+    let config_arg = config.to_str().expect("utf8 path");
+    println!("one kick, {rounds} rounds, pair by pair (median wall time, median peak RSS)");
+    for (label, service, request) in [("socket", "qmgr", "W"), ("fifo", "pickup", "W")] {
+        let args = ["-c", config_arg, "public", service, request];
+        let mut our_samples = Vec::new();
+        let mut their_samples = Vec::new();
+        for _ in 0..rounds {
+            our_samples.push(measure(&ours, &args));
+            if have_postfix {
+                their_samples.push(measure(theirs, &args));
+            }
+            let mut sink = [0u8; 4096];
+            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+        }
+        let summary = |samples: &[Sample]| {
+            (
+                median(samples.iter().map(|s| s.wall).collect()),
+                median(samples.iter().map(|s| s.max_rss_kib).collect()),
+            )
+        };
+        let (our_wall, our_rss) = summary(&our_samples);
+        print!(
+            "{label:6}  ours     {:>8.3} ms  {:>6} KiB",
+            our_wall.as_secs_f64() * 1e3,
+            our_rss
+        );
+        if have_postfix {
+            let (their_wall, their_rss) = summary(&their_samples);
+            println!(
+                "\n{label:6}  postfix  {:>8.3} ms  {:>6} KiB\n{label:6}  ratio    {:>8.2} x   {:>6.2} x (ours / postfix)",
+                their_wall.as_secs_f64() * 1e3,
+                their_rss,
+                our_wall.as_secs_f64() / their_wall.as_secs_f64(),
+                our_rss as f64 / their_rss as f64,
+            );
+        } else {
+            println!();
+        }
+    }
+}
