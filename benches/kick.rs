@@ -23,6 +23,8 @@ struct Sample {
 }
 
 /// Runs `program args`, returning its wall time and peak RSS.
+// The child is reaped by wait4, which Command knows nothing of.
+#[allow(clippy::zombie_processes)]
 fn measure(program: &Path, args: &[&str]) -> Sample {
     let started = Instant::now();
     let child = Command::new(program)
