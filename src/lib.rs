@@ -14,6 +14,8 @@ pub mod command;
 pub mod config;
 pub mod diag;
 pub mod getopt;
+pub mod rules;
+pub mod schedule;
 pub mod services;
 mod sys;
 pub mod trigger;

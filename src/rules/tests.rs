@@ -1,0 +1,197 @@
+use super::*;
+
+fn errors(text: &str) -> Vec<String> {
+    parse(text)
+        .expect_err("invalid")
+        .iter()
+        .map(|d| d.render("rules.yaml"))
+        .collect()
+}
+
+const EXAMPLE: &str = r#"
+postfix:
+  config_directory: /etc/postfix
+defaults:
+  timeout: 10s
+rules:
+  - name: pickup-on-maildrop
+    watch: maildrop
+    kick: public pickup W
+  - name: anvil-refresh
+    cron: "*/5 * * * *"
+    kick: private anvil refresh
+  - name: deferred-sweep
+    every: 15m
+    kick: {class: public, service: qmgr, request: D}
+"#;
+
+#[test]
+fn the_contract_example_is_valid() {
+    let set = parse(EXAMPLE).expect("valid");
+    assert_eq!(set.config_directory, Some(PathBuf::from("/etc/postfix")));
+    let names: Vec<&str> = set.rules.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["pickup-on-maildrop", "anvil-refresh", "deferred-sweep"]
+    );
+    let kinds: Vec<&str> = set.rules.iter().map(|r| r.trigger.kind()).collect();
+    assert_eq!(kinds, ["watch", "cron", "every"]);
+    assert_eq!(
+        set.rules[2].target,
+        Target {
+            class: "public".into(),
+            service: "qmgr".into(),
+            request: "D".into()
+        }
+    );
+    assert_eq!(set.rules[0].timeout, Duration::from_secs(10));
+    match &set.rules[0].trigger {
+        Trigger::Watch { debounce, .. } => assert_eq!(*debounce, Duration::from_millis(50)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ten_mistakes_are_all_reported_with_positions() {
+    let text = r#"rules:
+  - name: a
+    cronn: "* * * * *"
+    kick: public qmgr I
+  - name: b
+    every: 5x
+    kick: public qmgr I
+  - name: c
+    cron: "61 * * * *"
+    kick: public qmgr I
+  - name: d
+    cron: "* * * * *"
+    timezone: Mars/Olympus
+    kick: public qmgr I
+  - name: e
+    every: 1m
+    watch: maildrop
+    kick: public qmgr I
+  - name: f
+    every: 1m
+    kick: ../etc qmgr I
+  - name: g
+    every: 1m
+    kick: public qmgr
+  - name: h
+    every: 1m
+    kick: public qmgr I
+    retry: {attempts: 0}
+  - name: a
+    every: 1m
+    kick: public qmgr I
+"#;
+    let found = errors(text);
+    let expected = [
+        "rules.yaml:3:5: unknown key \"cronn\" in a rule",
+        "rules.yaml:6:12: bad duration \"5x\" for every",
+        "rules.yaml:9:11: bad cron expression \"61 * * * *\"",
+        "rules.yaml:13:15: unknown time zone \"Mars/Olympus\"",
+        "rules.yaml:17:5: rule \"e\" has 2 triggers (every, watch)",
+        "rules.yaml:21:11: class \"../etc\" must not contain \"/\"",
+        "rules.yaml:24:11: kick \"public qmgr\" must be \"class service request\"",
+        "rules.yaml:28:23: retry attempts must be a whole number from 1 to 100",
+        "rules.yaml:29:11: duplicate rule name \"a\" (first used at line 2)",
+    ];
+    for want in expected {
+        assert!(
+            found.iter().any(|f| f.starts_with(want)),
+            "missing {want:?} in {found:#?}"
+        );
+    }
+    // The first rule also lacks a trigger once its misspelt key is dropped.
+    assert!(
+        found
+            .iter()
+            .any(|f| f.starts_with("rules.yaml:2:5: rule \"a\" has no trigger")),
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 10, "{found:#?}");
+}
+
+#[test]
+fn yaml_syntax_errors_stop_at_the_first() {
+    let found = errors("rules: [\n");
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].starts_with("rules.yaml:2:1: YAML syntax:"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn keys_that_belong_to_other_triggers_are_refused() {
+    let found =
+        errors("rules:\n  - name: x\n    every: 1m\n    timezone: UTC\n    kick: public qmgr I\n");
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0].contains("timezone applies only to cron rules"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn options_are_read() {
+    let set = parse(
+        "defaults:\n  retry: {attempts: 3, backoff: 1s}\nrules:\n  - name: x\n    every: 500ms\n    jitter: 100ms\n    kick: {class: public, service: qmgr, request: ''}\n    timeout: 2s\n    enabled: false\n    on_start: true\n",
+    )
+    .expect("valid");
+    let rule = &set.rules[0];
+    assert_eq!(rule.target.request, "");
+    assert_eq!(rule.timeout, Duration::from_secs(2));
+    assert!(!rule.enabled && rule.on_start);
+    assert_eq!(rule.retry.attempts, 3);
+    assert_eq!(rule.retry.delay_before(2), Duration::from_secs(1));
+    assert_eq!(rule.retry.delay_before(3), Duration::from_secs(2));
+    match rule.trigger {
+        Trigger::Every { period, jitter } => {
+            assert_eq!(
+                (period, jitter),
+                (Duration::from_millis(500), Duration::from_millis(100))
+            );
+        }
+        ref other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn backoff_is_capped() {
+    let retry = Retry {
+        attempts: 10,
+        backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(5),
+    };
+    assert_eq!(retry.delay_before(5), Duration::from_secs(5));
+    assert_eq!(retry.delay_before(40), Duration::from_secs(5));
+}
+
+#[test]
+fn empty_and_wrongly_shaped_files() {
+    assert_eq!(
+        errors(""),
+        vec!["rules.yaml: the rules file is empty: add a \"rules:\" list"]
+    );
+    assert!(errors("- a\n")[0].contains("must be a mapping"));
+    assert!(errors("postfix: {}\n")[0].contains("no \"rules:\" list"));
+}
+
+#[test]
+fn anchors_that_explode_are_refused() {
+    let mut text = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+    for (prev, name) in ["a", "b", "c", "d", "e", "f", "g"]
+        .iter()
+        .zip(["b", "c", "d", "e", "f", "g", "h"])
+    {
+        text.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 9].join(",")
+        ));
+    }
+    let found = errors(&text);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].contains("YAML syntax"), "{found:?}");
+}
