@@ -4,14 +4,17 @@
 //! `main.cf` ([`config`]), delivering a kick to a trigger endpoint
 //! ([`trigger`]), and knowing what each Postfix service does with a raw
 //! request ([`services`]). The `postkick` command ([`command`]) is a drop-in
-//! replacement for Postfix's own. Binaries in `src/bin/` only parse their
-//! arguments and call into here.
+//! replacement for Postfix's own; the `postkickd` daemon ([`daemon`]) runs
+//! a rules file ([`rules`]) of timers ([`schedule`]) and directory watches
+//! ([`watch`]). Binaries in `src/bin/` only parse their arguments and call
+//! into here.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 pub mod command;
 pub mod config;
+pub mod daemon;
 pub mod diag;
 pub mod getopt;
 pub mod rules;
@@ -19,3 +22,4 @@ pub mod schedule;
 pub mod services;
 mod sys;
 pub mod trigger;
+pub mod watch;

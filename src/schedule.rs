@@ -32,6 +32,15 @@ impl Zone {
         name.parse::<chrono_tz::Tz>().ok().map(Self::Named)
     }
 
+    /// An instant as wall-clock time in this zone, with its offset.
+    pub fn display(&self, instant: DateTime<Utc>) -> String {
+        const FORMAT: &str = "%Y-%m-%d %H:%M:%S %:z";
+        match self {
+            Self::Local => instant.with_timezone(&chrono::Local).format(FORMAT).to_string(),
+            Self::Named(tz) => format!("{} {}", instant.with_timezone(tz).format(FORMAT), tz.name()),
+        }
+    }
+
     fn wall_clock(&self, instant: DateTime<Utc>) -> NaiveDateTime {
         match self {
             Self::Local => instant.with_timezone(&chrono::Local).naive_local(),
@@ -230,6 +239,11 @@ impl Cron {
             .filter_map(|s| s.after(&as_utc).next())
             .min()
             .map(|t| t.naive_utc())
+    }
+
+    /// The zone the expression's times are in.
+    pub fn zone(&self) -> &Zone {
+        &self.zone
     }
 
     /// The first instant strictly after `after` at which the rule fires.

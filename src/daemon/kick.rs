@@ -1,0 +1,99 @@
+//! One rule's kick: the core sender, retries, and the line in the log.
+//!
+//! Each kick ends within the rule's `timeout` (connect, writes and the wait
+//! for the server together); a failure is retried per the rule's `retry`
+//! with capped exponential backoff, and every outcome is one log line:
+//! rule, trigger, target, outcome, time taken. A failed kick never stops
+//! the daemon; it is logged and the rule waits for its next trigger.
+
+use std::path::Path;
+use std::time::Instant;
+
+use crate::rules::Rule;
+use crate::trigger::{self, PeerOutcome, Timeouts};
+
+/// How a kick ended after all its attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint took the request.
+    Delivered,
+    /// `--dry-run`: nothing was sent.
+    DryRun,
+    /// Every attempt failed.
+    Failed,
+    /// The daemon is stopping: the retries were abandoned.
+    Abandoned,
+}
+
+/// Sends `rule`'s kick to its endpoint below `queue_directory`, retrying as
+/// the rule says; `stopping` resolves when retries must be abandoned.
+pub async fn kick(
+    rule: &Rule,
+    queue_directory: &Path,
+    dry_run: bool,
+    stopping: impl std::future::Future<Output = ()>,
+) -> Outcome {
+    let target = &rule.target;
+    let path = trigger::endpoint_path(queue_directory, target.class.as_bytes(), target.service.as_bytes());
+    let trigger_kind = rule.trigger.kind();
+    if dry_run {
+        tracing::info!(rule = %rule.name, trigger = %trigger_kind, target = %target, outcome = %"dry-run", "kick");
+        return Outcome::DryRun;
+    }
+    tokio::pin!(stopping);
+    let started = Instant::now();
+    for attempt in 1..=rule.retry.attempts {
+        match trigger::kick(&path, target.request.as_bytes(), Timeouts::within(rule.timeout)).await {
+            Ok(report) => {
+                let peer = match report.peer {
+                    PeerOutcome::NotWaited => "fifo",
+                    PeerOutcome::Closed(_) => "closed",
+                    PeerOutcome::ReadTimeout(_) | PeerOutcome::DrainExpired(_) => "still open at timeout",
+                };
+                tracing::info!(
+                    rule = %rule.name,
+                    trigger = %trigger_kind,
+                    target = %target,
+                    outcome = %"delivered",
+                    attempt,
+                    bytes = report.bytes_written,
+                    server = %peer,
+                    elapsed_ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
+                    "kick"
+                );
+                return Outcome::Delivered;
+            }
+            Err(err) if attempt < rule.retry.attempts => {
+                let delay = rule.retry.delay_before(attempt + 1);
+                tracing::warn!(
+                    rule = %rule.name,
+                    trigger = %trigger_kind,
+                    target = %target,
+                    outcome = %"retrying",
+                    attempt,
+                    error = %err,
+                    retry_in_ms = delay.as_millis(),
+                    "kick"
+                );
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = &mut stopping => return Outcome::Abandoned,
+                }
+            }
+            Err(err) => {
+                tracing::error!(
+                    rule = %rule.name,
+                    trigger = %trigger_kind,
+                    target = %target,
+                    outcome = %"failed",
+                    attempts = attempt,
+                    error = %err,
+                    elapsed_ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
+                    "kick"
+                );
+                return Outcome::Failed;
+            }
+        }
+    }
+    Outcome::Failed
+}

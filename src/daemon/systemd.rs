@@ -1,0 +1,45 @@
+//! Talking to systemd: readiness, reloads, stops, status and the watchdog.
+//!
+//! Every call is a no-op outside systemd (no `NOTIFY_SOCKET`), and a
+//! failure to notify is logged, never fatal: the daemon's job is kicks.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+fn send(states: &[NotifyState<'_>]) {
+    if std::env::var_os("NOTIFY_SOCKET").is_none() {
+        return;
+    }
+    if let Err(err) = sd_notify::notify(states) {
+        tracing::warn!(error = %err, "cannot notify systemd");
+    }
+}
+
+/// Rules loaded and every watch in place.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A reload has started.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
+}
+
+/// The daemon is stopping.
+pub fn stopping() {
+    send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
+}
+
+/// How often to pet the watchdog, if systemd asked for one.
+pub fn watchdog_interval() -> Option<Duration> {
+    sd_notify::watchdog_enabled().map(|limit| limit / 2)
+}
+
+/// Pets the watchdog.
+pub fn watchdog() {
+    send(&[NotifyState::Watchdog]);
+}

@@ -1,0 +1,279 @@
+//! Directory watches for `watch` rules, folded into one flag per rule.
+//!
+//! One inotify instance (through `notify`) serves every watched directory
+//! of a rule set. A file created, written and closed, renamed in, or given
+//! a new mode (postdrop marks a finished maildrop file by its mode) raises
+//! the [`Signal`] of each rule watching that directory whose pattern
+//! matches the file name; an inotify queue overflow raises every signal.
+//! A signal only remembers that something happened, so a burst of events
+//! can never be lost or queue up: the rule's kicker takes the flag and
+//! kicks. A watched directory that is removed, moved away or replaced is
+//! looked for every half second until it is back, then watched again and
+//! its rules raised (files may have arrived meanwhile). A rule with
+//! `poll:` also compares directory listings at that interval, for file
+//! systems where inotify sees nothing (NFS, some overlay and bind mounts).
+//! The directories are trusted to be hostile: only names and `stat` data
+//! are read, never file contents.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+use notify::{Event, EventKind, RecursiveMode, Watcher};
+
+/// How often a vanished directory is looked for.
+const REAPPEAR_POLL: Duration = Duration::from_millis(500);
+
+/// "Something happened since you last looked", for one rule.
+#[derive(Debug, Default)]
+pub struct Signal {
+    raised: AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Signal {
+    /// Records an event and wakes the waiter.
+    pub fn raise(&self) {
+        self.raised.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Clears the flag; true if it was raised.
+    pub fn take(&self) -> bool {
+        self.raised.swap(false, Ordering::SeqCst)
+    }
+
+    /// Waits until the flag is raised (returns at once if it is).
+    pub async fn wait(&self) {
+        while !self.raised.load(Ordering::SeqCst) {
+            self.wake.notified().await;
+        }
+    }
+}
+
+/// One rule's interest in a directory.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The directory, as it will be reported (absolute).
+    pub directory: PathBuf,
+    /// Only file names matching this count.
+    pub pattern: Option<glob::Pattern>,
+    /// Also compare listings this often.
+    pub poll: Option<Duration>,
+    /// Raised on each relevant event.
+    pub signal: Arc<Signal>,
+}
+
+impl Registration {
+    fn matches(&self, file: &Path) -> bool {
+        match (&self.pattern, file.file_name()) {
+            (None, _) => true,
+            (Some(pattern), Some(name)) => pattern.matches(&name.to_string_lossy()),
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// Why a watch could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// inotify itself is unavailable (out of instances, for example).
+    #[error("cannot start a file watcher: {0} (raise fs.inotify.max_user_instances?)")]
+    Watcher(#[source] notify::Error),
+}
+
+struct Shared {
+    registrations: Vec<Registration>,
+    /// Directories that are not being watched because they do not exist.
+    missing: Mutex<Vec<PathBuf>>,
+    /// Woken when a directory goes missing.
+    lost: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn raise_directory(&self, directory: &Path) {
+        for r in self.registrations.iter().filter(|r| r.directory == directory) {
+            r.signal.raise();
+        }
+    }
+
+    fn mark_missing(&self, directory: &Path) {
+        let mut missing = self.missing.lock().unwrap_or_else(|e| e.into_inner());
+        if !missing.iter().any(|d| d == directory) {
+            tracing::warn!(directory = %directory.display(), "watched directory is gone; watching for it to come back");
+            missing.push(directory.to_owned());
+            self.lost.notify_one();
+        }
+    }
+
+    fn handle(&self, event: Event) {
+        if event.need_rescan() {
+            tracing::warn!("file events were lost (inotify queue overflow): kicking every watch rule");
+            for r in &self.registrations {
+                r.signal.raise();
+            }
+            return;
+        }
+        let arrival = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+                | EventKind::Modify(ModifyKind::Metadata(_))
+                | EventKind::Modify(ModifyKind::Name(
+                    RenameMode::To | RenameMode::Both | RenameMode::Any
+                ))
+        );
+        let gone = matches!(
+            event.kind,
+            EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+        );
+        for path in &event.paths {
+            if gone && self.registrations.iter().any(|r| &r.directory == path) {
+                self.mark_missing(path);
+                continue;
+            }
+            if !arrival {
+                continue;
+            }
+            let Some(parent) = path.parent() else { continue };
+            for r in &self.registrations {
+                if r.directory == parent && r.matches(path) {
+                    r.signal.raise();
+                }
+            }
+        }
+    }
+}
+
+/// The watches of one rule set; dropping it stops them.
+pub struct WatchHub {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    // Dropped last: stops the inotify thread.
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+}
+
+impl Drop for WatchHub {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// A directory's entries: name to (modified, mode, size).
+type Listing = BTreeMap<std::ffi::OsString, (Option<SystemTime>, u32, u64)>;
+
+fn listing(directory: &Path) -> Listing {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Listing::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            Some((entry.file_name(), (meta.modified().ok(), meta.mode(), meta.size())))
+        })
+        .collect()
+}
+
+impl WatchHub {
+    /// Starts watching every registration's directory. Must be called
+    /// inside a Tokio runtime.
+    pub fn start(registrations: Vec<Registration>) -> Result<WatchHub, WatchError> {
+        let shared = Arc::new(Shared {
+            registrations,
+            missing: Mutex::new(Vec::new()),
+            lost: tokio::sync::Notify::new(),
+        });
+        let sink = Arc::clone(&shared);
+        let watcher = notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+            Ok(event) => sink.handle(event),
+            Err(err) => {
+                tracing::warn!(error = %err, "file watcher error: kicking every watch rule");
+                for r in &sink.registrations {
+                    r.signal.raise();
+                }
+            }
+        })
+        .map_err(WatchError::Watcher)?;
+        let watcher = Arc::new(Mutex::new(watcher));
+        let mut directories: Vec<&PathBuf> = shared.registrations.iter().map(|r| &r.directory).collect();
+        directories.sort();
+        directories.dedup();
+        for directory in directories {
+            let watched = watcher
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .watch(directory, RecursiveMode::NonRecursive);
+            if let Err(err) = watched {
+                tracing::warn!(directory = %directory.display(), error = %err, "cannot watch directory yet");
+                shared.mark_missing(directory);
+            }
+        }
+        let mut tasks = Vec::new();
+        if !shared.registrations.is_empty() {
+            tasks.push(tokio::spawn(rewatch(Arc::clone(&shared), Arc::clone(&watcher))));
+        }
+        for r in shared.registrations.iter().filter(|r| r.poll.is_some()) {
+            tasks.push(tokio::spawn(poll(r.clone())));
+        }
+        Ok(WatchHub {
+            tasks,
+            _watcher: watcher,
+        })
+    }
+}
+
+/// Watches vanished directories again once they are back.
+async fn rewatch(shared: Arc<Shared>, watcher: Arc<Mutex<notify::RecommendedWatcher>>) {
+    loop {
+        let pending: Vec<PathBuf> = shared
+            .missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if pending.is_empty() {
+            shared.lost.notified().await;
+            continue;
+        }
+        for directory in pending {
+            if !directory.is_dir() {
+                continue;
+            }
+            let mut w = watcher.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = w.unwatch(&directory);
+            if w.watch(&directory, RecursiveMode::NonRecursive).is_ok() {
+                drop(w);
+                tracing::info!(directory = %directory.display(), "watched directory is back");
+                shared
+                    .missing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .retain(|d| d != &directory);
+                shared.raise_directory(&directory);
+            }
+        }
+        tokio::time::sleep(REAPPEAR_POLL).await;
+    }
+}
+
+/// Compares listings of one directory at the rule's `poll` interval.
+async fn poll(registration: Registration) {
+    let Some(every) = registration.poll else { return };
+    let mut previous = listing(&registration.directory);
+    loop {
+        tokio::time::sleep(every).await;
+        let current = listing(&registration.directory);
+        let changed = current
+            .iter()
+            .any(|(name, state)| previous.get(name) != Some(state) && registration.matches(Path::new(name)));
+        if changed {
+            registration.signal.raise();
+        }
+        previous = current;
+    }
+}
