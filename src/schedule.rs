@@ -36,8 +36,13 @@ impl Zone {
     pub fn display(&self, instant: DateTime<Utc>) -> String {
         const FORMAT: &str = "%Y-%m-%d %H:%M:%S %:z";
         match self {
-            Self::Local => instant.with_timezone(&chrono::Local).format(FORMAT).to_string(),
-            Self::Named(tz) => format!("{} {}", instant.with_timezone(tz).format(FORMAT), tz.name()),
+            Self::Local => instant
+                .with_timezone(&chrono::Local)
+                .format(FORMAT)
+                .to_string(),
+            Self::Named(tz) => {
+                format!("{} {}", instant.with_timezone(tz).format(FORMAT), tz.name())
+            }
         }
     }
 

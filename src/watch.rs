@@ -95,7 +95,11 @@ struct Shared {
 
 impl Shared {
     fn raise_directory(&self, directory: &Path) {
-        for r in self.registrations.iter().filter(|r| r.directory == directory) {
+        for r in self
+            .registrations
+            .iter()
+            .filter(|r| r.directory == directory)
+        {
             r.signal.raise();
         }
     }
@@ -111,7 +115,9 @@ impl Shared {
 
     fn handle(&self, event: Event) {
         if event.need_rescan() {
-            tracing::warn!("file events were lost (inotify queue overflow): kicking every watch rule");
+            tracing::warn!(
+                "file events were lost (inotify queue overflow): kicking every watch rule"
+            );
             for r in &self.registrations {
                 r.signal.raise();
             }
@@ -138,7 +144,9 @@ impl Shared {
             if !arrival {
                 continue;
             }
-            let Some(parent) = path.parent() else { continue };
+            let Some(parent) = path.parent() else {
+                continue;
+            };
             for r in &self.registrations {
                 if r.directory == parent && r.matches(path) {
                     r.signal.raise();
@@ -175,7 +183,10 @@ fn listing(directory: &Path) -> Listing {
         .flatten()
         .filter_map(|entry| {
             let meta = entry.metadata().ok()?;
-            Some((entry.file_name(), (meta.modified().ok(), meta.mode(), meta.size())))
+            Some((
+                entry.file_name(),
+                (meta.modified().ok(), meta.mode(), meta.size()),
+            ))
         })
         .collect()
 }
@@ -190,18 +201,20 @@ impl WatchHub {
             lost: tokio::sync::Notify::new(),
         });
         let sink = Arc::clone(&shared);
-        let watcher = notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-            Ok(event) => sink.handle(event),
-            Err(err) => {
-                tracing::warn!(error = %err, "file watcher error: kicking every watch rule");
-                for r in &sink.registrations {
-                    r.signal.raise();
+        let watcher =
+            notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+                Ok(event) => sink.handle(event),
+                Err(err) => {
+                    tracing::warn!(error = %err, "file watcher error: kicking every watch rule");
+                    for r in &sink.registrations {
+                        r.signal.raise();
+                    }
                 }
-            }
-        })
-        .map_err(WatchError::Watcher)?;
+            })
+            .map_err(WatchError::Watcher)?;
         let watcher = Arc::new(Mutex::new(watcher));
-        let mut directories: Vec<&PathBuf> = shared.registrations.iter().map(|r| &r.directory).collect();
+        let mut directories: Vec<&PathBuf> =
+            shared.registrations.iter().map(|r| &r.directory).collect();
         directories.sort();
         directories.dedup();
         for directory in directories {
@@ -216,7 +229,10 @@ impl WatchHub {
         }
         let mut tasks = Vec::new();
         if !shared.registrations.is_empty() {
-            tasks.push(tokio::spawn(rewatch(Arc::clone(&shared), Arc::clone(&watcher))));
+            tasks.push(tokio::spawn(rewatch(
+                Arc::clone(&shared),
+                Arc::clone(&watcher),
+            )));
         }
         for r in shared.registrations.iter().filter(|r| r.poll.is_some()) {
             tasks.push(tokio::spawn(poll(r.clone())));
@@ -263,14 +279,16 @@ async fn rewatch(shared: Arc<Shared>, watcher: Arc<Mutex<notify::RecommendedWatc
 
 /// Compares listings of one directory at the rule's `poll` interval.
 async fn poll(registration: Registration) {
-    let Some(every) = registration.poll else { return };
+    let Some(every) = registration.poll else {
+        return;
+    };
     let mut previous = listing(&registration.directory);
     loop {
         tokio::time::sleep(every).await;
         let current = listing(&registration.directory);
-        let changed = current
-            .iter()
-            .any(|(name, state)| previous.get(name) != Some(state) && registration.matches(Path::new(name)));
+        let changed = current.iter().any(|(name, state)| {
+            previous.get(name) != Some(state) && registration.matches(Path::new(name))
+        });
         if changed {
             registration.signal.raise();
         }

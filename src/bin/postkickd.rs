@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
-#[command(name = "postkickd", version, about = "Kick Postfix services from YAML rules (cron, intervals, file events)")]
+#[command(
+    name = "postkickd",
+    version,
+    about = "Kick Postfix services from YAML rules (cron, intervals, file events)"
+)]
 struct Cli {
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -54,9 +58,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let status = match cli.command {
-        Command::Run { rules, config_directory, dry_run } => {
+        Command::Run {
+            rules,
+            config_directory,
+            dry_run,
+        } => {
             postkick::daemon::init_logging(cli.verbose);
-            let options = postkick::daemon::RunOptions { rules_path: rules, config_directory, dry_run };
+            let options = postkick::daemon::RunOptions {
+                rules_path: rules,
+                config_directory,
+                dry_run,
+            };
             match postkick::daemon::run(&options) {
                 Ok(()) => 0,
                 Err(err) => {
@@ -67,7 +79,10 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Check { rules, config_directory } => postkick::daemon::check(&rules, config_directory.as_deref()),
+        Command::Check {
+            rules,
+            config_directory,
+        } => postkick::daemon::check(&rules, config_directory.as_deref()),
         Command::Next { rules, count } => postkick::daemon::next(&rules, count),
     };
     ExitCode::from(status)

@@ -79,7 +79,13 @@ pub fn check(rules_path: &Path, config_directory: Option<&Path>) -> u8 {
         };
         eprintln!("{}", marked.render(&shown));
     }
-    let count = |kind: &str| rules.rules.iter().filter(|r| r.trigger.kind() == kind).count();
+    let count = |kind: &str| {
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.trigger.kind() == kind)
+            .count()
+    };
     let disabled = rules.rules.iter().filter(|r| !r.enabled).count();
     println!(
         "{shown}: valid: {} rules ({} cron, {} every, {} watch{}), {} warning{}",
@@ -87,7 +93,11 @@ pub fn check(rules_path: &Path, config_directory: Option<&Path>) -> u8 {
         count("cron"),
         count("every"),
         count("watch"),
-        if disabled > 0 { format!("; {disabled} disabled") } else { String::new() },
+        if disabled > 0 {
+            format!("; {disabled} disabled")
+        } else {
+            String::new()
+        },
         warnings.len(),
         if warnings.len() == 1 { "" } else { "s" },
     );
@@ -104,14 +114,26 @@ pub fn next(rules_path: &Path, count: usize) -> u8 {
     let width = rules.rules.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for rule in rules.rules.iter().filter(|r| r.enabled) {
         match &rule.trigger {
-            Trigger::Cron { schedule, expression, jitter } => {
+            Trigger::Cron {
+                schedule,
+                expression,
+                jitter,
+            } => {
                 let mut at = now;
                 for _ in 0..count {
                     let Some(next) = schedule.next_after(at) else {
-                        println!("{:width$}  cron \"{expression}\": no future fire time", rule.name);
+                        println!(
+                            "{:width$}  cron \"{expression}\": no future fire time",
+                            rule.name
+                        );
                         break;
                     };
-                    println!("{:width$}  {}{}", rule.name, schedule.zone().display(next), jitter_note(*jitter));
+                    println!(
+                        "{:width$}  {}{}",
+                        rule.name,
+                        schedule.zone().display(next),
+                        jitter_note(*jitter)
+                    );
                     at = next;
                 }
             }

@@ -34,7 +34,11 @@ pub async fn kick(
     stopping: impl std::future::Future<Output = ()>,
 ) -> Outcome {
     let target = &rule.target;
-    let path = trigger::endpoint_path(queue_directory, target.class.as_bytes(), target.service.as_bytes());
+    let path = trigger::endpoint_path(
+        queue_directory,
+        target.class.as_bytes(),
+        target.service.as_bytes(),
+    );
     let trigger_kind = rule.trigger.kind();
     if dry_run {
         tracing::info!(rule = %rule.name, trigger = %trigger_kind, target = %target, outcome = %"dry-run", "kick");
@@ -43,12 +47,20 @@ pub async fn kick(
     tokio::pin!(stopping);
     let started = Instant::now();
     for attempt in 1..=rule.retry.attempts {
-        match trigger::kick(&path, target.request.as_bytes(), Timeouts::within(rule.timeout)).await {
+        match trigger::kick(
+            &path,
+            target.request.as_bytes(),
+            Timeouts::within(rule.timeout),
+        )
+        .await
+        {
             Ok(report) => {
                 let peer = match report.peer {
                     PeerOutcome::NotWaited => "fifo",
                     PeerOutcome::Closed(_) => "closed",
-                    PeerOutcome::ReadTimeout(_) | PeerOutcome::DrainExpired(_) => "still open at timeout",
+                    PeerOutcome::ReadTimeout(_) | PeerOutcome::DrainExpired(_) => {
+                        "still open at timeout"
+                    }
                 };
                 tracing::info!(
                     rule = %rule.name,

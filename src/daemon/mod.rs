@@ -18,7 +18,6 @@ mod systemd;
 
 pub use commands::{check, next};
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,7 +90,10 @@ pub struct Loaded {
 }
 
 /// Reads the rules file, then the `main.cf` it (or `-c`) points at.
-pub fn load(rules_path: &std::path::Path, config_directory: Option<&std::path::Path>) -> Result<Loaded, DaemonError> {
+pub fn load(
+    rules_path: &std::path::Path,
+    config_directory: Option<&std::path::Path>,
+) -> Result<Loaded, DaemonError> {
     let rules = rules::load(rules_path)?;
     let chosen = config_directory.or(rules.config_directory.as_deref());
     let directory = config::config_directory(chosen.map(|p| p.as_os_str()));
@@ -102,7 +104,7 @@ pub fn load(rules_path: &std::path::Path, config_directory: Option<&std::path::P
     };
     let mut warn = |w: ConfigWarning| tracing::warn!("main.cf: {w}");
     let main_cf = config::load(&options, &mut warn).map_err(|error| DaemonError::Config {
-        directory: PathBuf::from(OsString::from(directory)).display().to_string(),
+        directory: PathBuf::from(directory).display().to_string(),
         error,
     })?;
     Ok(Loaded { rules, main_cf })
@@ -133,7 +135,12 @@ impl Generation {
                 signal.raise();
             }
             match &rule.trigger {
-                Trigger::Watch { directory, pattern, poll, .. } => {
+                Trigger::Watch {
+                    directory,
+                    pattern,
+                    poll,
+                    ..
+                } => {
                     counts[2] += 1;
                     registrations.push(Registration {
                         directory: queue.join(directory),
@@ -144,10 +151,19 @@ impl Generation {
                 }
                 Trigger::Cron { .. } | Trigger::Every { .. } => {
                     counts[usize::from(matches!(rule.trigger, Trigger::Every { .. }))] += 1;
-                    tasks.push(tokio::spawn(rule::timer(Arc::clone(&rule), Arc::clone(&signal), stop_rx.clone())));
+                    tasks.push(tokio::spawn(rule::timer(
+                        Arc::clone(&rule),
+                        Arc::clone(&signal),
+                        stop_rx.clone(),
+                    )));
                 }
             }
-            tasks.push(tokio::spawn(rule::kicker(rule, signal, Arc::clone(&context), stop_rx.clone())));
+            tasks.push(tokio::spawn(rule::kicker(
+                rule,
+                signal,
+                Arc::clone(&context),
+                stop_rx.clone(),
+            )));
         }
         let hub = if registrations.is_empty() {
             None
@@ -163,7 +179,14 @@ impl Generation {
             queue.display(),
             if dry_run { ", dry run" } else { "" }
         );
-        Ok((Generation { stop, tasks, _hub: hub }, summary))
+        Ok((
+            Generation {
+                stop,
+                tasks,
+                _hub: hub,
+            },
+            summary,
+        ))
     }
 
     fn finished(&self) -> bool {
@@ -177,7 +200,10 @@ pub fn run(options: &RunOptions) -> Result<(), DaemonError> {
         .enable_io()
         .enable_time()
         .build()
-        .map_err(|source| DaemonError::Setup { what: "the runtime", source })?;
+        .map_err(|source| DaemonError::Setup {
+            what: "the runtime",
+            source,
+        })?;
     runtime.block_on(serve(options))
 }
 

@@ -38,7 +38,9 @@ pub fn jitter(limit: Duration) -> Duration {
     if limit.is_zero() {
         return Duration::ZERO;
     }
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
     let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
     Duration::from_nanos(random % nanos.saturating_add(1))
 }
@@ -52,10 +54,15 @@ async fn stopped(stop: &mut watch::Receiver<Stop>, wanted: impl Fn(Stop) -> bool
 pub async fn timer(rule: Arc<Rule>, signal: Arc<Signal>, mut stop: watch::Receiver<Stop>) {
     let fire_times = async {
         match &rule.trigger {
-            Trigger::Cron { schedule, jitter: limit, .. } => {
+            Trigger::Cron {
+                schedule,
+                jitter: limit,
+                ..
+            } => {
                 let mut after = Utc::now();
                 while let Some(next) = schedule.next_after(after) {
-                    let wait = (next - Utc::now()).to_std().unwrap_or(Duration::ZERO) + jitter(*limit);
+                    let wait =
+                        (next - Utc::now()).to_std().unwrap_or(Duration::ZERO) + jitter(*limit);
                     tokio::time::sleep(wait).await;
                     signal.raise();
                     // A kick that outlasts several fire times folds them;
@@ -64,7 +71,10 @@ pub async fn timer(rule: Arc<Rule>, signal: Arc<Signal>, mut stop: watch::Receiv
                 }
                 tracing::warn!(rule = %rule.name, "cron expression has no future fire time");
             }
-            Trigger::Every { period, jitter: limit } => {
+            Trigger::Every {
+                period,
+                jitter: limit,
+            } => {
                 let mut next = tokio::time::Instant::now() + *period;
                 loop {
                     tokio::time::sleep_until(next + jitter(*limit)).await;
@@ -86,7 +96,12 @@ pub async fn timer(rule: Arc<Rule>, signal: Arc<Signal>, mut stop: watch::Receiv
 }
 
 /// Takes the rule's signal and kicks, one kick at a time.
-pub async fn kicker(rule: Arc<Rule>, signal: Arc<Signal>, context: Arc<Context>, mut stop: watch::Receiver<Stop>) {
+pub async fn kicker(
+    rule: Arc<Rule>,
+    signal: Arc<Signal>,
+    context: Arc<Context>,
+    mut stop: watch::Receiver<Stop>,
+) {
     let debounce = match rule.trigger {
         Trigger::Watch { debounce, .. } => debounce,
         _ => Duration::ZERO,
@@ -103,13 +118,25 @@ pub async fn kicker(rule: Arc<Rule>, signal: Arc<Signal>, context: Arc<Context>,
         if mode == Stop::Drain {
             // Send what was pending, then leave the rest to the new rules.
             let mut shutdown = stop.clone();
-            kick(&rule, &context.queue_directory, context.dry_run, stopped(&mut shutdown, |s| s == Stop::Now)).await;
+            kick(
+                &rule,
+                &context.queue_directory,
+                context.dry_run,
+                stopped(&mut shutdown, |s| s == Stop::Now),
+            )
+            .await;
             return;
         }
         while signal.take() {
             let mut shutdown = stop.clone();
             // A reload lets retries finish; only a shutdown abandons them.
-            let outcome = kick(&rule, &context.queue_directory, context.dry_run, stopped(&mut shutdown, |s| s == Stop::Now)).await;
+            let outcome = kick(
+                &rule,
+                &context.queue_directory,
+                context.dry_run,
+                stopped(&mut shutdown, |s| s == Stop::Now),
+            )
+            .await;
             if outcome == Outcome::Abandoned || *stop.borrow() != Stop::Running {
                 break;
             }

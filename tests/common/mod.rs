@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod daemon;
 pub mod postfix;
 
 /// Polls `check` every few milliseconds until it gives `Some`, or panics
@@ -94,14 +95,33 @@ pub fn write_cold(path: &Path, text: &str) {
     file.set_modified(past).expect("set mtime");
 }
 
+/// One connection a fake server accepted.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// When it was accepted.
+    pub accepted: std::time::SystemTime,
+    /// What was read.
+    pub bytes: Vec<u8>,
+}
+
 /// What a fake server received, shared with its thread.
 #[derive(Clone, Default)]
-pub struct Received(Arc<Mutex<Vec<Vec<u8>>>>);
+pub struct Received(Arc<Mutex<Vec<Connection>>>);
 
 impl Received {
     /// Every connection's bytes, in order.
     pub fn connections(&self) -> Vec<Vec<u8>> {
+        self.log().into_iter().map(|c| c.bytes).collect()
+    }
+
+    /// Every connection, with its time.
+    pub fn log(&self) -> Vec<Connection> {
         self.0.lock().expect("lock").clone()
+    }
+
+    /// How many connections so far.
+    pub fn count(&self) -> usize {
+        self.0.lock().expect("lock").len()
     }
 
     /// Waits until `count` connections have been recorded.
@@ -140,11 +160,15 @@ impl SocketServer {
             let mut held = Vec::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
+                let accepted = std::time::SystemTime::now();
                 let mut got = Vec::new();
                 match style {
                     ServerStyle::Hung => {
                         held.push(stream);
-                        sink.0.lock().expect("lock").push(got);
+                        sink.0.lock().expect("lock").push(Connection {
+                            accepted,
+                            bytes: got,
+                        });
                         continue;
                     }
                     ServerStyle::OneRead => {
@@ -166,7 +190,10 @@ impl SocketServer {
                 }
                 // Recorded before the close, so that a client that has seen
                 // the close can rely on the record.
-                sink.0.lock().expect("lock").push(got);
+                sink.0.lock().expect("lock").push(Connection {
+                    accepted,
+                    bytes: got,
+                });
                 drop(stream);
             }
         });

@@ -123,6 +123,55 @@ impl Instance {
         })
     }
 
+    /// A configuration directory for `sendmail -C`: this instance's, but
+    /// with `pickup_service_name` set to `pickup_service` and an unprivileged
+    /// copy of `postdrop` (a set-gid one would refuse a private
+    /// configuration directory that `/etc/postfix/main.cf` does not list).
+    pub fn sendmail_config(&self, pickup_service: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let config = self.root.join("submit-etc");
+        let bin = self.root.join("bin");
+        std::fs::create_dir_all(&config).expect("mkdir");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let postdrop = bin.join("postdrop");
+        std::fs::copy("/usr/sbin/postdrop", &postdrop).expect("copy postdrop");
+        std::fs::set_permissions(&postdrop, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let main_cf = std::fs::read_to_string(self.config.join("main.cf")).expect("read main.cf");
+        let main_cf = format!(
+            "{main_cf}pickup_service_name = {pickup_service}\ncommand_directory = {}\n",
+            bin.display()
+        );
+        super::write_cold(&config.join("main.cf"), &main_cf);
+        config
+    }
+
+    /// Submits a message with `sendmail -C config`.
+    pub fn sendmail(&self, config: &Path, subject: &str) {
+        use std::io::Write;
+        let mut child = Command::new("/usr/sbin/sendmail")
+            .arg("-C")
+            .arg(config)
+            .args(["-f", "root", "nobody@example.invalid"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run sendmail");
+        let message = format!("Subject: {subject}\n\npostkick test\n");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(message.as_bytes())
+            .expect("write message");
+        let output = child.wait_with_output().expect("wait for sendmail");
+        assert!(
+            output.status.success(),
+            "sendmail failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// The configuration directory as a string, for `-c`.
     pub fn config_str(&self) -> &str {
         self.config.to_str().expect("utf8 path")

@@ -1,0 +1,113 @@
+//! A `postkickd run` process for tests: started with its log in a file,
+//! signalled with real signals, stopped and timed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::wait_for;
+
+/// The `postkickd` built from this crate.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_postkickd"))
+}
+
+/// A running daemon.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `postkickd run --rules RULES ARGS...`, logging to `log`, and
+    /// waits until its rules are running.
+    pub fn start(rules: &Path, args: &[&str], log: &Path) -> Daemon {
+        let file = std::fs::File::create(log).expect("create log");
+        let child = Command::new(binary())
+            .arg("run")
+            .arg("--rules")
+            .arg(rules)
+            .args(args)
+            .env_remove("MAIL_CONFIG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn postkickd");
+        let daemon = Daemon {
+            child: Some(child),
+            log: log.to_owned(),
+        };
+        daemon.wait_for_log("rules running", 1, Duration::from_secs(10));
+        daemon
+    }
+
+    /// The daemon's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// How many log lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits until at least `count` log lines contain `needle`.
+    pub fn wait_for_log(&self, needle: &str, count: usize, limit: Duration) -> usize {
+        wait_for(
+            limit,
+            &format!("{count} daemon log lines with {needle:?}"),
+            || {
+                let seen = self.count(needle);
+                (seen >= count).then_some(seen)
+            },
+        )
+    }
+
+    /// Sends a signal by name (`HUP`, `TERM`, `INT`).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+
+    /// Sends `signal` and waits for the exit: its status and how long it took.
+    pub fn stop_with(mut self, signal: &str) -> (ExitStatus, Duration) {
+        let started = Instant::now();
+        self.signal(signal);
+        let mut child = self.child.take().expect("child");
+        let status = wait_for(Duration::from_secs(10), "postkickd to exit", || {
+            child.try_wait().ok().flatten()
+        });
+        (status, started.elapsed())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
