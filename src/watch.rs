@@ -24,6 +24,8 @@ use std::time::{Duration, SystemTime};
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 
+use crate::rules::Readiness;
+
 /// How often a vanished directory is looked for.
 const REAPPEAR_POLL: Duration = Duration::from_millis(500);
 
@@ -63,6 +65,8 @@ pub struct Registration {
     pub pattern: Option<glob::Pattern>,
     /// Also compare listings this often.
     pub poll: Option<Duration>,
+    /// When a file counts as arrived.
+    pub ready: Readiness,
     /// Raised on each relevant event.
     pub signal: Arc<Signal>,
 }
@@ -73,6 +77,16 @@ impl Registration {
             (None, _) => true,
             (Some(pattern), Some(name)) => pattern.matches(&name.to_string_lossy()),
             (Some(_), None) => false,
+        }
+    }
+
+    /// Whether `file` counts as arrived: `lstat` only, never followed.
+    fn ready(&self, file: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        match self.ready {
+            Readiness::Any => true,
+            Readiness::Executable => std::fs::symlink_metadata(file)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o100 != 0),
         }
     }
 }
@@ -123,10 +137,12 @@ impl Shared {
             }
             return;
         }
+        // A bare create is not an arrival: the file is still being
+        // written, and a kick now would make pickup skip it and fold the
+        // useful kick into the debounce window.
         let arrival = matches!(
             event.kind,
-            EventKind::Create(_)
-                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
                 | EventKind::Modify(ModifyKind::Metadata(_))
                 | EventKind::Modify(ModifyKind::Name(
                     RenameMode::To | RenameMode::Both | RenameMode::Any
@@ -148,7 +164,12 @@ impl Shared {
                 continue;
             };
             for r in &self.registrations {
-                if r.directory == parent && r.matches(path) {
+                // A file that must be executable becomes ready by a mode
+                // change or arrives ready by a rename; its final close
+                // says nothing new.
+                let closing = matches!(event.kind, EventKind::Access(_));
+                let counts = !(closing && r.ready == Readiness::Executable);
+                if counts && r.directory == parent && r.matches(path) && r.ready(path) {
                     r.signal.raise();
                 }
             }

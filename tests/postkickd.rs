@@ -279,6 +279,31 @@ fn pattern_limits_which_files_count() {
     assert_eq!(pickup.received.count(), 1);
 }
 
+/// postdrop marks a finished maildrop file by making it executable; pickup
+/// skips it until then, so that mode change is what kicks.
+#[test]
+fn maildrop_files_count_once_they_are_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let setup =
+        Setup::new("rules:\n  - name: drop\n    watch: maildrop\n    kick: public pickup W\n");
+    let maildrop = setup.dir.queue.join("maildrop");
+    std::fs::create_dir(&maildrop).expect("mkdir");
+    let pickup = setup.socket("public", "pickup");
+    let _daemon = setup.start(&[]);
+    let file = maildrop.join("12345.678");
+    std::fs::write(&file, b"being written").expect("write");
+    std::fs::rename(&file, maildrop.join("ABCDEF")).expect("rename");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        pickup.received.count(),
+        0,
+        "a file that is not finished kicked"
+    );
+    let ready = std::fs::Permissions::from_mode(0o744);
+    std::fs::set_permissions(maildrop.join("ABCDEF"), ready).expect("chmod");
+    pickup.received.wait_for(1, Duration::from_secs(10));
+}
+
 #[test]
 fn watched_directory_removed_and_recreated_is_watched_again() {
     let setup =

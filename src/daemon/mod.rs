@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{self, ConfigError, ConfigWarning, LoadOptions};
-use crate::rules::{self, RuleSet, RulesError, Trigger};
+use crate::rules::{self, Readiness, RuleSet, RulesError, Trigger};
 use crate::watch::{Registration, Signal, WatchError, WatchHub};
 use rule::Stop;
 
@@ -139,6 +139,7 @@ impl Generation {
                     directory,
                     pattern,
                     poll,
+                    ready,
                     ..
                 } => {
                     counts[2] += 1;
@@ -146,6 +147,7 @@ impl Generation {
                         directory: queue.join(directory),
                         pattern: pattern.clone(),
                         poll: *poll,
+                        ready: ready.unwrap_or_else(|| Readiness::default_for(directory, queue)),
                         signal: Arc::clone(&signal),
                     });
                 }

@@ -161,7 +161,31 @@ pub enum Trigger {
         /// Also scan the directory this often, for file systems where
         /// inotify is blind.
         poll: Option<Duration>,
+        /// When a file counts as arrived; `None`: the default for the
+        /// directory (see [`Readiness::default_for`]).
+        ready: Option<Readiness>,
     },
+}
+
+/// When a file in a watched directory counts as arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// On any arrival event (written and closed, renamed in, new mode).
+    Any,
+    /// Only once its owner-execute bit is set: how postdrop marks a
+    /// finished maildrop file, which pickup skips until then.
+    Executable,
+}
+
+impl Readiness {
+    /// `executable` for the queue's own `maildrop`, `any` elsewhere.
+    pub fn default_for(directory: &Path, queue_directory: &Path) -> Self {
+        if queue_directory.join(directory) == queue_directory.join("maildrop") {
+            Self::Executable
+        } else {
+            Self::Any
+        }
+    }
 }
 
 impl Trigger {
@@ -260,8 +284,8 @@ const TOP_KEYS: &[&str] = &["postfix", "defaults", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
 const DEFAULT_KEYS: &[&str] = &["timeout", "retry"];
 const RULE_KEYS: &[&str] = &[
-    "name", "cron", "every", "watch", "timezone", "jitter", "pattern", "debounce", "poll", "kick",
-    "timeout", "retry", "enabled", "on_start",
+    "name", "cron", "every", "watch", "timezone", "jitter", "pattern", "debounce", "poll", "ready",
+    "kick", "timeout", "retry", "enabled", "on_start",
 ];
 const KICK_KEYS: &[&str] = &["class", "service", "request"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
@@ -719,6 +743,7 @@ impl Validator {
             ("pattern", &["watch"][..]),
             ("debounce", &["watch"][..]),
             ("poll", &["watch"][..]),
+            ("ready", &["watch"][..]),
         ] {
             if get(key).is_some() && kind.is_some_and(|k| !only.contains(&k)) {
                 self.key_error(
@@ -821,8 +846,26 @@ impl Validator {
                         .map(Some),
                     None => Some(None),
                 };
-                match (directory, pattern, debounce, poll) {
-                    (Some(directory), Some(pattern), Some(debounce), Some(poll))
+                let ready = match get("ready") {
+                    Some(v) => {
+                        let at = child(path, "ready");
+                        match self.string(v, &at, "ready").as_deref() {
+                            Some("any") => Some(Some(Readiness::Any)),
+                            Some("executable") => Some(Some(Readiness::Executable)),
+                            Some(other) => {
+                                self.value_error(
+                                    &at,
+                                    format!("ready \"{other}\" must be \"any\" or \"executable\""),
+                                );
+                                None
+                            }
+                            None => None,
+                        }
+                    }
+                    None => Some(None),
+                };
+                match (directory, pattern, debounce, poll, ready) {
+                    (Some(directory), Some(pattern), Some(debounce), Some(poll), Some(ready))
                         if !directory.is_empty() =>
                     {
                         Some(Trigger::Watch {
@@ -830,6 +873,7 @@ impl Validator {
                             pattern,
                             debounce,
                             poll,
+                            ready,
                         })
                     }
                     _ => None,

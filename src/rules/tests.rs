@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 fn errors(text: &str) -> Vec<String> {
     parse(text)
@@ -194,4 +195,34 @@ fn anchors_that_explode_are_refused() {
     let found = errors(&text);
     assert_eq!(found.len(), 1);
     assert!(found[0].contains("YAML syntax"), "{found:?}");
+}
+
+#[test]
+fn ready_is_any_or_executable() {
+    let set = parse("rules:\n  - name: x\n    watch: /srv/drop\n    ready: executable\n    kick: public pickup W\n")
+        .expect("valid");
+    match &set.rules[0].trigger {
+        Trigger::Watch { ready, .. } => assert_eq!(*ready, Some(Readiness::Executable)),
+        other => panic!("{other:?}"),
+    }
+    let found = errors(
+        "rules:\n  - name: x\n    watch: /srv/drop\n    ready: soon\n    kick: public pickup W\n",
+    );
+    assert!(
+        found[0].contains("ready \"soon\" must be \"any\" or \"executable\""),
+        "{found:?}"
+    );
+    let queue = Path::new("/var/spool/postfix");
+    assert_eq!(
+        Readiness::default_for(Path::new("maildrop"), queue),
+        Readiness::Executable
+    );
+    assert_eq!(
+        Readiness::default_for(Path::new("/var/spool/postfix/maildrop"), queue),
+        Readiness::Executable
+    );
+    assert_eq!(
+        Readiness::default_for(Path::new("/srv/drop"), queue),
+        Readiness::Any
+    );
 }

@@ -185,16 +185,23 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.queue.join("pid/master.pid")).unwrap_or_default();
         let _ = Command::new("postfix")
             .args(["-c", self.config_str(), "stop"])
             .output();
-        let pid_file = self.queue.join("pid/master.pid");
-        let _ = std::panic::catch_unwind(|| {
-            wait_for(
-                Duration::from_secs(10),
-                "the Postfix master to exit",
-                || (!pid_file.exists()).then_some(()),
-            )
-        });
+        // The master is not our child: wait until its process is gone, or
+        // is a zombie where nothing reaps orphans.
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let gone = || match std::fs::read_to_string(&stat) {
+            Ok(text) => text
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+            Err(_) => true,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !gone() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }

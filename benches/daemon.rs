@@ -1,0 +1,227 @@
+//! `postkickd` measured: drop-to-pickup latency against a real Postfix
+//! (beside an `inotifywait` loop running Postfix's own postkick), a burst
+//! of files, a per-second cron rule, and the daemon's idle footprint.
+//!
+//! Run with `cargo bench --bench daemon` (as root, with Postfix installed;
+//! `inotify-tools` for the comparison). Prints figures; asserts nothing.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::daemon::Daemon;
+use common::{postfix, traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
+
+const DROPS: usize = 40;
+
+fn percentile(mut values: Vec<Duration>, p: f64) -> Duration {
+    values.sort_unstable();
+    let index = ((values.len() as f64 - 1.0) * p).round() as usize;
+    values[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn maildrop_empty(maildrop: &Path) -> bool {
+    std::fs::read_dir(maildrop)
+        .map(|d| d.count() == 0)
+        .unwrap_or(false)
+}
+
+/// Drop-to-empty times for `DROPS` messages, one at a time, spaced wider
+/// than the watch rule's debounce window so that each is a single drop.
+fn drops(instance: &postfix::Instance, submit: &Path) -> Vec<Duration> {
+    let maildrop = instance.queue_path("maildrop");
+    (0..DROPS)
+        .map(|i| {
+            instance.sendmail(submit, &format!("bench {i}"));
+            let dropped = Instant::now();
+            while !maildrop_empty(&maildrop) {
+                assert!(
+                    dropped.elapsed() < Duration::from_secs(30),
+                    "maildrop never emptied"
+                );
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            let took = dropped.elapsed();
+            std::thread::sleep(Duration::from_millis(100));
+            took
+        })
+        .collect()
+}
+
+fn report(label: &str, times: &[Duration]) {
+    println!(
+        "{label:28} median {:>9}  p90 {:>9}  max {:>9}  (n={})",
+        ms(percentile(times.to_vec(), 0.5)),
+        ms(percentile(times.to_vec(), 0.9)),
+        ms(times.iter().copied().max().unwrap_or_default()),
+        times.len()
+    );
+}
+
+fn maildrop_latency() {
+    if !Path::new("/usr/sbin/postfix").exists() {
+        println!("maildrop latency: Postfix is not installed, skipped");
+        return;
+    }
+    let instance = postfix::Instance::start(&postfix::Options {
+        pickup_wakeup: Some("-"),
+    });
+    let submit = instance.sendmail_config("nowhere");
+    let rules = instance.root.join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "postfix:\n  config_directory: {}\nrules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    kick: public pickup W\n",
+            instance.config.display()
+        ),
+    )
+    .expect("write rules");
+    println!("drop (sendmail returns) to empty maildrop, real Postfix 3.7, pickup polling off:");
+    {
+        let _daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
+        report("postkickd watch rule", &drops(&instance, &submit));
+    }
+    if Command::new("inotifywait").arg("--help").output().is_err() {
+        println!("inotifywait + postkick: inotify-tools is not installed, skipped");
+        return;
+    }
+    let maildrop = instance.queue_path("maildrop");
+    let script = format!(
+        "inotifywait -m -q -e close_write,moved_to,attrib {} | while read -r _; do /usr/sbin/postkick -c {} public pickup W; done",
+        maildrop.display(),
+        instance.config.display()
+    );
+    let mut shell = Command::new("setsid")
+        .args(["sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the inotifywait loop");
+    // inotifywait needs a moment to set its watch; one drop proves it.
+    std::thread::sleep(Duration::from_millis(500));
+    report("inotifywait + postfix postkick", &drops(&instance, &submit));
+    let _ = Command::new("kill")
+        .args(["--", &format!("-{}", shell.id())])
+        .status();
+    let _ = shell.wait();
+}
+
+fn burst(files: usize) {
+    let tmp = traversable_tempdir();
+    let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
+    let watched = dir.queue.join("incoming");
+    std::fs::create_dir(&watched).expect("mkdir");
+    let pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "postfix:\n  config_directory: {}\nrules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
+            dir.config.display()
+        ),
+    )
+    .expect("write rules");
+    let _daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
+    let first = SystemTime::now();
+    for i in 0..files {
+        std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
+    }
+    let last_file = SystemTime::now();
+    wait_for(
+        Duration::from_secs(60),
+        "a kick after the last file",
+        || {
+            let log = pickup.received.log();
+            log.iter().any(|c| c.accepted > last_file).then_some(())
+        },
+    );
+    // Let any folded kick land.
+    std::thread::sleep(Duration::from_millis(500));
+    let log = pickup.received.log();
+    let kicks = log.len();
+    let last_kick = log.iter().map(|c| c.accepted).max().unwrap_or(first);
+    println!(
+        "burst of {files} files in {}: {kicks} kicks; last kick {} after the last file",
+        ms(last_file.duration_since(first).unwrap_or_default()),
+        ms(last_kick.duration_since(last_file).unwrap_or_default()),
+    );
+}
+
+fn cron_seconds(seconds: u64) {
+    let tmp = traversable_tempdir();
+    let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
+    let qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "postfix:\n  config_directory: {}\nrules:\n  - name: tick\n    cron: \"* * * * * *\"\n    kick: public qmgr I\n",
+            dir.config.display()
+        ),
+    )
+    .expect("write rules");
+    let daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
+    std::thread::sleep(Duration::from_secs(seconds));
+    let rss = rss_kib(daemon.pid());
+    drop(daemon);
+    let offsets: Vec<Duration> = qmgr
+        .received
+        .log()
+        .iter()
+        .map(|c| {
+            let since_epoch = c
+                .accepted
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            Duration::from_nanos(u64::from(since_epoch.subsec_nanos()))
+        })
+        .collect();
+    println!(
+        "cron \"* * * * * *\" over {seconds} s: {} kicks; offset after the second: median {}, max {}; daemon RSS {rss} KiB",
+        offsets.len(),
+        ms(percentile(offsets.clone(), 0.5)),
+        ms(offsets.iter().copied().max().unwrap_or_default()),
+    );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn idle() {
+    let tmp = traversable_tempdir();
+    let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.yaml");
+    let daemon = Daemon::start(
+        &example,
+        &["-c", dir.config.to_str().expect("utf8")],
+        &tmp.path().join("daemon.log"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    println!(
+        "idle with rules.example.yaml: RSS {} KiB",
+        rss_kib(daemon.pid())
+    );
+}
+
+fn main() {
+    maildrop_latency();
+    burst(10_000);
+    cron_seconds(10);
+    idle();
+}
