@@ -191,16 +191,38 @@ fn cron_seconds(seconds: u64) {
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
+/// A numeric field of `/proc/PID/status` summed over all threads.
+fn status_field(pid: u32, field: &str) -> u64 {
+    let read = |path: String| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with(field))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    if field == "VmRSS:" {
+        return read(format!("/proc/{pid}/status"));
+    }
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .map(|t| read(format!("{}/status", t.path().display())))
+                .sum()
         })
         .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    status_field(pid, "VmRSS:")
+}
+
+fn wakeups(pid: u32) -> u64 {
+    status_field(pid, "voluntary_ctxt_switches:") + status_field(pid, "nonvoluntary_ctxt_switches:")
 }
 
 fn idle() {
@@ -213,9 +235,13 @@ fn idle() {
         &tmp.path().join("daemon.log"),
     );
     std::thread::sleep(Duration::from_secs(2));
+    let before = wakeups(daemon.pid());
+    std::thread::sleep(Duration::from_secs(10));
+    let after = wakeups(daemon.pid());
     println!(
-        "idle with rules.example.yaml: RSS {} KiB",
-        rss_kib(daemon.pid())
+        "idle with rules.example.yaml: RSS {} KiB; {} context switches in 10 s (all threads)",
+        rss_kib(daemon.pid()),
+        after - before
     );
 }
 

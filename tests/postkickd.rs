@@ -390,6 +390,89 @@ fn sigterm_during_a_hung_kick_exits_0_within_a_second() {
     assert!(took < Duration::from_millis(1500), "{took:?}");
 }
 
+/// A fake systemd: what the daemon sends to `NOTIFY_SOCKET`.
+#[test]
+fn tells_systemd_ready_reloading_stopping_and_pets_the_watchdog() {
+    let setup = Setup::new("rules:\n  - name: slow\n    every: 1h\n    kick: public qmgr I\n");
+    let socket_path = setup.dir.root.join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let notify_socket = socket_path.to_str().expect("utf8");
+    let daemon = Daemon::start_with_env(
+        &setup.rules,
+        &[],
+        &setup.dir.root.join("daemon.log"),
+        &[
+            ("NOTIFY_SOCKET", notify_socket),
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let mut next = || {
+        let n = systemd.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    assert!(
+        ready.contains("READY=1") && ready.contains("STATUS=1 rules running"),
+        "{ready:?}"
+    );
+    assert!(next().contains("WATCHDOG=1"));
+    daemon.signal("HUP");
+    let reloading = wait_for(Duration::from_secs(10), "RELOADING=1", || {
+        let message = next();
+        message.contains("RELOADING=1").then_some(message)
+    });
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading:?}");
+    let (status, _) = daemon.stop_with("TERM");
+    assert_eq!(status.code(), Some(0));
+    wait_for(Duration::from_secs(10), "STOPPING=1", || {
+        next().contains("STOPPING=1").then_some(())
+    });
+}
+
+/// A server that takes a while: kicks of one rule never overlap, and the
+/// triggers that came meanwhile fold into one kick after each.
+#[test]
+fn kicks_of_one_rule_never_pile_up() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let setup = Setup::new("rules:\n  - name: fast\n    every: 20ms\n    kick: public qmgr I\n");
+    let listener =
+        std::os::unix::net::UnixListener::bind(setup.dir.endpoint("public", "qmgr")).expect("bind");
+    let active = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let served = Arc::new(AtomicUsize::new(0));
+    {
+        let (active, most, served) = (Arc::clone(&active), Arc::clone(&most), Arc::clone(&served));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (active, most, served) =
+                    (Arc::clone(&active), Arc::clone(&most), Arc::clone(&served));
+                std::thread::spawn(move || {
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(200));
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    served.fetch_add(1, Ordering::SeqCst);
+                    drop(stream);
+                });
+            }
+        });
+    }
+    let started = std::time::Instant::now();
+    let _daemon = setup.start(&[]);
+    wait_for(Duration::from_secs(10), "five slow kicks", || {
+        (served.load(Ordering::SeqCst) >= 5).then_some(())
+    });
+    assert_eq!(most.load(Ordering::SeqCst), 1, "kicks overlapped");
+    // Fifty 20 ms ticks per second, but only one kick per 200 ms server.
+    let per_second = served.load(Ordering::SeqCst) as f64 / started.elapsed().as_secs_f64();
+    assert!(per_second < 6.0, "{per_second} kicks/s");
+}
+
 #[test]
 fn sigint_stops_too() {
     let setup = Setup::new("rules:\n  - name: fast\n    every: 1h\n    kick: public qmgr I\n");

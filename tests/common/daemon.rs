@@ -22,8 +22,14 @@ impl Daemon {
     /// Starts `postkickd run --rules RULES ARGS...`, logging to `log`, and
     /// waits until its rules are running.
     pub fn start(rules: &Path, args: &[&str], log: &Path) -> Daemon {
+        Self::start_with_env(rules, args, log, &[])
+    }
+
+    /// Like [`Daemon::start`], with extra environment variables.
+    pub fn start_with_env(rules: &Path, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Daemon {
         let file = std::fs::File::create(log).expect("create log");
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("run")
             .arg("--rules")
             .arg(rules)
@@ -31,6 +37,12 @@ impl Daemon {
             .env_remove("MAIL_CONFIG")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
