@@ -16,6 +16,7 @@ pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod diag;
+pub mod endpoints;
 pub mod getopt;
 pub mod rules;
 pub mod schedule;

@@ -536,3 +536,52 @@ fn live_postfix_maildrop_is_emptied_by_the_watch_rule() {
     }
     assert!(daemon.count("rule=pickup-on-maildrop") >= 2);
 }
+
+#[test]
+fn demo_shows_kicks_arriving_without_a_mail_system() {
+    let (status, stdout, stderr) = run_command(&["demo", "--seconds", "4"]);
+    assert_eq!(status, 0, "{stderr}");
+    for line in [
+        "endpoint public/flush received \"W\"",
+        "endpoint public/qmgr received \"D\"",
+        "endpoint public/pickup received \"W\"",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in\n{stdout}");
+    }
+}
+
+/// A test queue served by `postkickd endpoints` takes kicks from our
+/// `postkick`, and prints them.
+#[test]
+fn endpoints_serve_a_test_queue() {
+    use std::io::{BufRead, BufReader};
+    let tmp = traversable_tempdir();
+    let dir = tmp.path().join("testq");
+    let mut child = Command::new(binary())
+        .arg("endpoints")
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn endpoints");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let ready = lines.next().expect("a line").expect("text");
+    assert!(ready.starts_with("endpoints: test queue"), "{ready}");
+    let args = [
+        std::ffi::OsStr::new("-c"),
+        dir.as_os_str(),
+        std::ffi::OsStr::new("public"),
+        std::ffi::OsStr::new("qmgr"),
+        std::ffi::OsStr::new("I"),
+    ];
+    let output = common::run_kick(&common::our_postkick(), &args, &[], tmp.path());
+    assert_eq!(common::status_and_stderr(&output), (0, String::new()));
+    let got = lines.next().expect("a line").expect("text");
+    assert_eq!(got, "endpoint public/qmgr received \"I\"");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = wait_for(Duration::from_secs(10), "endpoints to exit", || {
+        child.try_wait().ok().flatten()
+    });
+    assert!(status.success());
+}

@@ -44,6 +44,20 @@ enum Command {
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
+    /// Show the daemon at work on a throw-away test queue: no mail system needed.
+    Demo {
+        /// How long to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Serve a test queue in DIR (main.cf and live endpoints that print what they receive).
+    Endpoints {
+        /// An empty directory for the test queue.
+        dir: PathBuf,
+        /// Also create the endpoints this rules file names.
+        #[arg(long)]
+        rules: Option<PathBuf>,
+    },
     /// Print the next fire times of every timer rule.
     Next {
         /// The rules file.
@@ -69,15 +83,14 @@ fn main() -> ExitCode {
                 config_directory,
                 dry_run,
             };
-            match postkick::daemon::run(&options) {
-                Ok(()) => 0,
-                Err(err) => {
-                    for line in err.to_string().lines() {
-                        tracing::error!("{line}");
-                    }
-                    1
-                }
-            }
+            report(postkick::daemon::run(&options))
+        }
+        Command::Demo { seconds } => {
+            postkick::daemon::init_logging(cli.verbose);
+            report(postkick::daemon::demo(seconds))
+        }
+        Command::Endpoints { dir, rules } => {
+            report(postkick::daemon::endpoints(&dir, rules.as_deref()))
         }
         Command::Check {
             rules,
@@ -86,4 +99,17 @@ fn main() -> ExitCode {
         Command::Next { rules, count } => postkick::daemon::next(&rules, count),
     };
     ExitCode::from(status)
+}
+
+/// Exit status 0, or 1 after logging every line of the error.
+fn report(result: Result<(), postkick::daemon::DaemonError>) -> u8 {
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            for line in err.to_string().lines() {
+                eprintln!("postkickd: {line}");
+            }
+            1
+        }
+    }
 }

@@ -12,11 +12,13 @@
 //! with the daemon's privileges and trusted only after validation.
 
 mod commands;
+mod demo;
 mod kick;
 mod rule;
 mod systemd;
 
 pub use commands::{check, next};
+pub use demo::{demo, endpoints};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,20 +198,29 @@ impl Generation {
     }
 }
 
-/// Runs the daemon until `SIGTERM` or `SIGINT`.
-pub fn run(options: &RunOptions) -> Result<(), DaemonError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// The single-threaded runtime every `postkickd` command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, DaemonError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|source| DaemonError::Setup {
             what: "the runtime",
             source,
-        })?;
-    runtime.block_on(serve(options))
+        })
 }
 
-async fn serve(options: &RunOptions) -> Result<(), DaemonError> {
+/// Runs the daemon until `SIGTERM` or `SIGINT`.
+pub fn run(options: &RunOptions) -> Result<(), DaemonError> {
+    runtime()?.block_on(serve(options, std::future::pending()))
+}
+
+/// Runs the rules until a signal says stop or `until` completes.
+async fn serve(
+    options: &RunOptions,
+    until: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    tokio::pin!(until);
     let setup = |what| move |source| DaemonError::Setup { what, source };
     let mut hangup = signal(SignalKind::hangup()).map_err(setup("the SIGHUP handler"))?;
     let mut terminate = signal(SignalKind::terminate()).map_err(setup("the SIGTERM handler"))?;
@@ -246,6 +257,7 @@ async fn serve(options: &RunOptions) -> Result<(), DaemonError> {
             }
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
+            () = &mut until => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => systemd::watchdog(),
         }
         draining.retain(|g| !g.finished());

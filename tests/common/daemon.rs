@@ -27,8 +27,24 @@ impl Daemon {
 
     /// Like [`Daemon::start`], with extra environment variables.
     pub fn start_with_env(rules: &Path, args: &[&str], log: &Path, env: &[(&str, &str)]) -> Daemon {
+        Self::launch(&binary(), rules, args, log, env)
+    }
+
+    /// Like [`Daemon::start`], through `program` (a wrapper that runs
+    /// postkickd with its arguments).
+    pub fn start_with_program(program: &Path, rules: &Path, args: &[&str], log: &Path) -> Daemon {
+        Self::launch(program, rules, args, log, &[])
+    }
+
+    fn launch(
+        program: &Path,
+        rules: &Path,
+        args: &[&str],
+        log: &Path,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let file = std::fs::File::create(log).expect("create log");
-        let mut command = Command::new(binary());
+        let mut command = Command::new(program);
         command
             .arg("run")
             .arg("--rules")

@@ -1,0 +1,36 @@
+# Install postkick and postkickd with their unit, rules and man pages.
+#   make && sudo make install            # below /usr/local
+#   make install PREFIX=/usr DESTDIR=pkg # staged, for packaging
+# An existing /etc/postkick/rules.yaml is never overwritten.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SBINDIR = $(PREFIX)/sbin
+MANDIR = $(PREFIX)/share/man
+UNITDIR = $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+CARGO ?= cargo
+RELEASE = target/release
+
+.PHONY: all install uninstall
+all:
+	$(CARGO) build --release --locked
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/postkick \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(RELEASE)/postkick $(RELEASE)/postkickd $(DESTDIR)$(SBINDIR)/
+	sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g' \
+		systemd/postkickd.service > $(DESTDIR)$(UNITDIR)/postkickd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml || \
+		install -m 0644 rules.example.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
+	install -m 0644 man/postkick.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/postkick-rules.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/postkickd.8 $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/postkick $(DESTDIR)$(SBINDIR)/postkickd \
+		$(DESTDIR)$(UNITDIR)/postkickd.service \
+		$(DESTDIR)$(MANDIR)/man1/postkick.1 $(DESTDIR)$(MANDIR)/man5/postkick-rules.5 \
+		$(DESTDIR)$(MANDIR)/man8/postkickd.8
