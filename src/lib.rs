@@ -21,6 +21,6 @@ pub mod getopt;
 pub mod rules;
 pub mod schedule;
 pub mod services;
-mod sys;
+pub(crate) mod sys;
 pub mod trigger;
 pub mod watch;

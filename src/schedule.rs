@@ -308,9 +308,90 @@ impl Cron {
     }
 }
 
+/// A cron rule's progress through its fire times, robust to clock jumps:
+/// slots missed while the clock jumped forward (or the machine slept)
+/// collapse into one fire, and a clock set back never repeats a slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CronProgress {
+    after: DateTime<Utc>,
+}
+
+impl CronProgress {
+    /// Starts counting from `now`: the first slot is the next one.
+    pub fn starting(now: DateTime<Utc>) -> Self {
+        Self { after: now }
+    }
+
+    /// The slot to fire for next; at or before the current time it is due
+    /// at once.
+    pub fn next(&self, cron: &Cron) -> Option<DateTime<Utc>> {
+        cron.next_after(self.after)
+    }
+
+    /// Records that `slot` fired at `now`: every slot up to `now` is done.
+    pub fn fired(&mut self, slot: DateTime<Utc>, now: DateTime<Utc>) {
+        self.after = slot.max(now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fires a rule on a simulated clock: `(wall time seen, slot fired)`.
+    fn simulate(cron: &Cron, start: &str, clock: &[&str]) -> Vec<(String, String)> {
+        let mut progress = CronProgress::starting(utc(start));
+        let mut fired = Vec::new();
+        for now in clock.iter().map(|t| utc(t)) {
+            while let Some(slot) = progress.next(cron).filter(|s| *s <= now) {
+                fired.push((now.to_rfc3339(), slot.to_rfc3339()));
+                progress.fired(slot, now);
+            }
+        }
+        fired
+    }
+
+    #[test]
+    fn clock_jumping_forward_fires_a_due_timer_once() {
+        let cron = Cron::parse("*/5 * * * *", Zone::named("UTC").expect("utc")).expect("parses");
+        let fired = simulate(
+            &cron,
+            "2026-01-01T10:00:00Z",
+            &[
+                "2026-01-01T10:04:00Z",
+                "2026-01-01T11:00:30Z",
+                "2026-01-01T11:02:00Z",
+            ],
+        );
+        assert_eq!(
+            fired,
+            vec![(
+                "2026-01-01T11:00:30+00:00".to_owned(),
+                "2026-01-01T10:05:00+00:00".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn clock_jumping_back_never_fires_a_slot_twice() {
+        let cron = Cron::parse("*/5 * * * *", Zone::named("UTC").expect("utc")).expect("parses");
+        let fired = simulate(
+            &cron,
+            "2026-01-01T10:00:00Z",
+            &[
+                "2026-01-01T10:05:00Z",
+                "2026-01-01T09:06:00Z",
+                "2026-01-01T09:30:00Z",
+                "2026-01-01T10:05:30Z",
+                "2026-01-01T10:10:00Z",
+            ],
+        );
+        let slots: Vec<&str> = fired.iter().map(|(_, slot)| slot.as_str()).collect();
+        assert_eq!(
+            slots,
+            vec!["2026-01-01T10:05:00+00:00", "2026-01-01T10:10:00+00:00"]
+        );
+    }
 
     fn utc(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text)

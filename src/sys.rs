@@ -62,3 +62,98 @@ pub fn hostname() -> String {
     let name = unsafe { CStr::from_ptr(buf.as_ptr()) };
     name.to_string_lossy().into_owned()
 }
+
+/// A timer that fires at a wall-clock instant, whatever the clock does in
+/// between (`timerfd` on `CLOCK_REALTIME` with an absolute time): a suspend
+/// or a clock set forward makes it fire at once, a clock set back makes it
+/// wait for the instant. Setting the clock also wakes it with `ECANCELED`,
+/// so that the caller can look at the clock again.
+#[derive(Debug)]
+pub struct WallTimer {
+    fd: std::os::fd::OwnedFd,
+}
+
+impl WallTimer {
+    /// A disarmed, non-blocking timer.
+    pub fn new() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: timerfd_create takes plain integer flags and returns a new
+        // descriptor or -1; nothing is borrowed.
+        let fd = unsafe {
+            libc::timerfd_create(libc::CLOCK_REALTIME, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a freshly created descriptor that nothing else owns.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        Ok(Self { fd })
+    }
+
+    /// Hands the timer to the Tokio reactor (inside a runtime).
+    pub fn register(self) -> std::io::Result<tokio::io::unix::AsyncFd<Self>> {
+        // SAFETY: the descriptor is an OwnedFd inside the timer, so it stays
+        // open, and as_raw_fd keeps returning it, for as long as the AsyncFd
+        // owns the timer.
+        unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(self, tokio::io::Interest::READABLE)
+        }
+        .map_err(|e| e.into_parts().1)
+    }
+
+    /// Arms the timer for `at` (an instant in the past fires at once).
+    pub fn arm_at(&self, at: std::time::SystemTime) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let since_epoch = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            // An all-zero it_value would disarm the timer.
+            .max(std::time::Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: libc::time_t::try_from(since_epoch.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: libc::c_long::from(since_epoch.subsec_nanos()),
+            },
+        };
+        let flags = libc::TFD_TIMER_ABSTIME | libc::TFD_TIMER_CANCEL_ON_SET;
+        // SAFETY: the descriptor is ours and open; spec is a valid itimerspec
+        // that outlives the call; a null old-value pointer is allowed.
+        let rc = unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), flags, &spec, std::ptr::null_mut())
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Consumes an expiry: `Ok` when the timer fired, `ECANCELED` when the
+    /// clock was set, `WouldBlock` when neither happened yet.
+    pub fn read(&self) -> std::io::Result<u64> {
+        use std::os::fd::AsRawFd;
+        let mut expirations = [0u8; 8];
+        // SAFETY: the descriptor is ours and open; the buffer is 8 writable
+        // bytes, the size a timerfd read needs.
+        let n = unsafe {
+            libc::read(
+                self.fd.as_raw_fd(),
+                expirations.as_mut_ptr().cast(),
+                expirations.len(),
+            )
+        };
+        if n < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(u64::from_ne_bytes(expirations))
+    }
+}
+
+impl std::os::fd::AsRawFd for WallTimer {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}

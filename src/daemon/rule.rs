@@ -18,6 +18,8 @@ use tokio::sync::watch;
 use super::kick::{kick, Outcome};
 use super::Context;
 use crate::rules::{Rule, Trigger};
+use crate::schedule::{Cron, CronProgress};
+use crate::sys::WallTimer;
 use crate::watch::Signal;
 
 /// How a rule's tasks are asked to stop.
@@ -58,19 +60,7 @@ pub async fn timer(rule: Arc<Rule>, signal: Arc<Signal>, mut stop: watch::Receiv
                 schedule,
                 jitter: limit,
                 ..
-            } => {
-                let mut after = Utc::now();
-                while let Some(next) = schedule.next_after(after) {
-                    let wait =
-                        (next - Utc::now()).to_std().unwrap_or(Duration::ZERO) + jitter(*limit);
-                    tokio::time::sleep(wait).await;
-                    signal.raise();
-                    // A kick that outlasts several fire times folds them;
-                    // a clock that jumped fires once, not once per slot.
-                    after = next.max(Utc::now());
-                }
-                tracing::warn!(rule = %rule.name, "cron expression has no future fire time");
-            }
+            } => cron_timer(&rule.name, schedule, *limit, &signal).await,
             Trigger::Every {
                 period,
                 jitter: limit,
@@ -93,6 +83,72 @@ pub async fn timer(rule: Arc<Rule>, signal: Arc<Signal>, mut stop: watch::Receiv
         () = fire_times => {}
         () = stopped(&mut stop, |s| s != Stop::Running) => {}
     }
+}
+
+/// Waits until a wall-clock instant, following clock changes.
+enum WallWait {
+    /// A `timerfd`: a suspend or a clock set forward ends the wait at once.
+    Timer(tokio::io::unix::AsyncFd<WallTimer>),
+    /// Fallback when no `timerfd` can be had: the monotonic clock.
+    Sleep,
+}
+
+impl WallWait {
+    fn new(rule: &str) -> Self {
+        match WallTimer::new().and_then(WallTimer::register) {
+            Ok(timer) => Self::Timer(timer),
+            Err(err) => {
+                tracing::warn!(rule, error = %err, "no wall-clock timer; a clock change may delay this rule");
+                Self::Sleep
+            }
+        }
+    }
+
+    async fn until(&self, at: chrono::DateTime<Utc>) {
+        let wall = std::time::SystemTime::from(at);
+        let Self::Timer(timer) = self else {
+            return sleep_until(at).await;
+        };
+        if timer.get_ref().arm_at(wall).is_err() {
+            return sleep_until(at).await;
+        }
+        loop {
+            let Ok(mut ready) = timer.readable().await else {
+                return sleep_until(at).await;
+            };
+            match ready.try_io(|t| t.get_ref().read()) {
+                Ok(Ok(_)) => return,
+                // The clock was set: the instant may be due now.
+                Ok(Err(err)) if err.raw_os_error() == Some(libc::ECANCELED) => {
+                    if Utc::now() >= at || timer.get_ref().arm_at(wall).is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(_)) => return sleep_until(at).await,
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: chrono::DateTime<Utc>) {
+    tokio::time::sleep((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)).await;
+}
+
+/// Raises `signal` at each of a cron rule's fire times.
+async fn cron_timer(name: &str, schedule: &Cron, limit: Duration, signal: &Signal) {
+    let wait = WallWait::new(name);
+    let mut progress = CronProgress::starting(Utc::now());
+    while let Some(slot) = progress.next(schedule) {
+        let at = slot + chrono::Duration::from_std(jitter(limit)).unwrap_or_default();
+        wait.until(at).await;
+        signal.raise();
+        // A kick that outlasts several slots, a suspend or a clock set
+        // forward fires once, not once per slot; a clock set back never
+        // repeats a slot.
+        progress.fired(slot, Utc::now());
+    }
+    tracing::warn!(rule = name, "cron expression has no future fire time");
 }
 
 /// Takes the rule's signal and kicks, one kick at a time.
