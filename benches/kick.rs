@@ -15,7 +15,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const POSTFIX_POSTKICK: &str = "/usr/sbin/postkick";
+/// Postfix's own postkick, where the postkick package diverts it if installed.
+fn postfix_postkick() -> PathBuf {
+    let diverted = Path::new("/usr/sbin/postkick.postfix");
+    if diverted.exists() {
+        diverted.to_owned()
+    } else {
+        PathBuf::from("/usr/sbin/postkick")
+    }
+}
 
 struct Sample {
     wall: Duration,
@@ -101,10 +109,13 @@ fn main() {
         .expect("open fifo");
 
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_postkick"));
-    let theirs = Path::new(POSTFIX_POSTKICK);
+    let theirs = postfix_postkick();
     let have_postfix = theirs.exists();
     if !have_postfix {
-        println!("{POSTFIX_POSTKICK} is not installed: measuring ours alone");
+        println!(
+            "{} is not installed: measuring ours alone",
+            theirs.display()
+        );
     }
     let config_arg = config.to_str().expect("utf8 path");
     println!("one kick, {rounds} rounds, pair by pair (median wall time, median peak RSS)");
@@ -115,7 +126,7 @@ fn main() {
         for _ in 0..rounds {
             our_samples.push(measure(&ours, &args));
             if have_postfix {
-                their_samples.push(measure(theirs, &args));
+                their_samples.push(measure(&theirs, &args));
             }
             let mut sink = [0u8; 4096];
             while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}

@@ -157,3 +157,20 @@ impl std::os::fd::AsRawFd for WallTimer {
         self.fd.as_raw_fd()
     }
 }
+
+/// The `statfs(2)` magic number of the file system holding `path`.
+pub fn filesystem_magic(path: &std::path::Path) -> std::io::Result<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    // SAFETY: statfs is plain old data; all-zero is a valid value.
+    let mut info: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c_path is a NUL-terminated string and info a writable statfs,
+    // both alive for the duration of the call.
+    let rc = unsafe { libc::statfs(c_path.as_ptr(), &mut info) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Ok(i64::from(info.f_type as i64))
+}

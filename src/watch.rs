@@ -212,6 +212,28 @@ fn listing(directory: &Path) -> Listing {
         .collect()
 }
 
+/// File systems on which inotify misses changes made elsewhere (by another
+/// host, container or mount), by `statfs` magic number.
+const BLIND_FILE_SYSTEMS: &[(i64, &str)] = &[
+    (0x6969, "NFS"),
+    (0xFF53_4D42, "CIFS"),
+    (0xFE53_4D42, "SMB2"),
+    (0x517B, "SMB"),
+    (0x6573_5546, "FUSE"),
+    (0x794C_7630, "overlay"),
+    (0x0102_1997, "9p"),
+    (0x7366_746E, "NTFS (FUSE)"),
+];
+
+/// The name of `directory`'s file system if inotify may be blind there.
+pub fn blind_file_system(directory: &Path) -> Option<&'static str> {
+    let magic = crate::sys::filesystem_magic(directory).ok()?;
+    BLIND_FILE_SYSTEMS
+        .iter()
+        .find(|(m, _)| *m == magic)
+        .map(|(_, name)| *name)
+}
+
 impl WatchHub {
     /// Starts watching every registration's directory. Must be called
     /// inside a Tokio runtime.
@@ -239,6 +261,16 @@ impl WatchHub {
         directories.sort();
         directories.dedup();
         for directory in directories {
+            let polled = shared
+                .registrations
+                .iter()
+                .any(|r| &r.directory == directory && r.poll.is_some());
+            if let (Some(kind), false) = (blind_file_system(directory), polled) {
+                tracing::warn!(
+                    directory = %directory.display(),
+                    "the directory is on {kind}, where inotify misses changes made elsewhere: add \"poll: 30s\" to its watch rule"
+                );
+            }
             let watched = watcher
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -314,5 +346,74 @@ async fn poll(registration: Registration) {
             registration.signal.raise();
         }
         previous = current;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .enable_io()
+            .build()
+            .expect("runtime")
+    }
+
+    /// The `poll:` fallback sees a new file without inotify.
+    #[test]
+    fn polling_notices_a_new_matching_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let signal = Arc::new(Signal::default());
+        let registration = Registration {
+            directory: dir.path().to_owned(),
+            pattern: Some(glob::Pattern::new("*.eml").expect("glob")),
+            poll: Some(Duration::from_millis(20)),
+            ready: Readiness::Any,
+            signal: Arc::clone(&signal),
+        };
+        runtime().block_on(async {
+            let task = tokio::spawn(poll(registration));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            std::fs::write(dir.path().join("skip.tmp"), b"x").expect("write");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(!signal.take(), "a file the pattern excludes counted");
+            std::fs::write(dir.path().join("mail.eml"), b"x").expect("write");
+            tokio::time::timeout(Duration::from_secs(10), signal.wait())
+                .await
+                .expect("the poll noticed the file");
+            task.abort();
+        });
+    }
+
+    #[test]
+    fn ordinary_directories_are_not_reported_blind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(blind_file_system(dir.path()), None);
+    }
+
+    #[test]
+    fn executable_readiness_needs_the_owner_execute_bit() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("queued");
+        std::fs::write(&file, b"x").expect("write");
+        let registration = Registration {
+            directory: dir.path().to_owned(),
+            pattern: None,
+            poll: None,
+            ready: Readiness::Executable,
+            signal: Arc::new(Signal::default()),
+        };
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(!registration.ready(&file));
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o744)).expect("chmod");
+        assert!(registration.ready(&file));
+        std::os::unix::fs::symlink(&file, dir.path().join("link")).expect("symlink");
+        assert!(
+            !registration.ready(&dir.path().join("link")),
+            "a symlink was followed"
+        );
     }
 }

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use common::{
     datagram_socket, mkfifo, our_postkick, postfix, postfix_installed, run_kick, stale_socket,
     status_and_stderr, traversable_tempdir, FifoServer, QueueDir, ServerStyle, SocketServer,
-    POSTFIX_POSTKICK,
 };
 
 const MAIN_CF: &str = "queue_directory = {queue}\n";
@@ -281,7 +280,7 @@ fn same_status_stderr_and_bytes_as_postfix_postkick() {
     let cases = cases();
     assert!(cases.len() >= 20);
     for case in &cases {
-        let theirs = observe(Path::new(POSTFIX_POSTKICK), case, tmp.path());
+        let theirs = observe(&common::postfix_postkick(), case, tmp.path());
         let ours = observe(&our_postkick(), case, tmp.path());
         let same = theirs.status == ours.status
             && theirs.stderr == ours.stderr

@@ -10,7 +10,38 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::rules::Rule;
-use crate::trigger::{self, PeerOutcome, Timeouts};
+use crate::trigger::{self, FifoRefusal, PeerOutcome, Timeouts, TriggerError};
+
+/// What an administrator can do about a failed kick.
+fn hint(err: &TriggerError) -> &'static str {
+    let io_kind = match err {
+        TriggerError::Lookup { source, .. } | TriggerError::Connect { source, .. } => {
+            Some(source.kind())
+        }
+        TriggerError::FifoOpen {
+            why: FifoRefusal::Open(source),
+            ..
+        } => Some(source.kind()),
+        _ => None,
+    };
+    match (err, io_kind) {
+        (_, Some(std::io::ErrorKind::PermissionDenied)) => {
+            "run postkickd as the postfix user (User=postfix in the unit), which owns public/ and private/"
+        }
+        (TriggerError::Lookup { .. }, Some(std::io::ErrorKind::NotFound)) => {
+            "is Postfix running, and is the service in master.cf? (postconf -M)"
+        }
+        (TriggerError::Connect { .. }, Some(std::io::ErrorKind::ConnectionRefused)) => {
+            "a stale socket: Postfix is down or the service is not running"
+        }
+        (TriggerError::FifoOpen { .. }, _) => "no process reads this FIFO: is Postfix running?",
+        (TriggerError::NotSocketOrFifo { .. }, _) => {
+            "the endpoint is neither socket nor FIFO: check class and service"
+        }
+        (TriggerError::NameTooLong { .. }, _) => "shorten queue_directory: socket paths must stay below 108 bytes",
+        _ => "see the error",
+    }
+}
 
 /// How a kick ended after all its attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +131,7 @@ pub async fn kick(
                     outcome = %"failed",
                     attempts = attempt,
                     error = %err,
+                    hint = %hint(&err),
                     elapsed_ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
                     "kick"
                 );

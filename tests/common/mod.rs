@@ -259,13 +259,20 @@ pub fn our_postkick() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_postkick"))
 }
 
-/// Postfix's own `postkick`.
-pub const POSTFIX_POSTKICK: &str = "/usr/sbin/postkick";
+/// Postfix's own `postkick`: where our package diverted it, if installed.
+pub fn postfix_postkick() -> PathBuf {
+    let diverted = Path::new("/usr/sbin/postkick.postfix");
+    if diverted.exists() {
+        diverted.to_owned()
+    } else {
+        PathBuf::from("/usr/sbin/postkick")
+    }
+}
 
 /// True when Postfix is installed. Under `CI=true` a missing Postfix is a
 /// failure, never a skip: CI installs it.
 pub fn postfix_installed(test: &str) -> bool {
-    let installed = Path::new(POSTFIX_POSTKICK).exists() && Path::new("/usr/sbin/postfix").exists();
+    let installed = postfix_postkick().exists() && Path::new("/usr/sbin/postfix").exists();
     if !installed {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
