@@ -255,15 +255,26 @@ fn check_authorised(directory: &OsStr) -> Result<(), ConfigError> {
 /// Reads `main.cf` and evaluates every parameter a kick tool needs.
 pub fn load(options: &LoadOptions, reporter: &mut dyn Reporter) -> Result<MainCf, ConfigError> {
     let directory = options.config_directory.as_os_str();
-    let mut dict = Dictionary::default();
-    dict.set(b"process_name", &options.process_name);
-    dict.set(b"config_directory", directory.as_bytes());
     if options.untrusted {
         check_authorised(directory)?;
     }
+    let bytes = read_main_cf(&main_cf_path(directory))?;
+    evaluate(options, &bytes, reporter)
+}
+
+/// Evaluates the text of the `main.cf` in `options.config_directory`
+/// (already read) exactly as [`load`] does.
+pub fn evaluate(
+    options: &LoadOptions,
+    main_cf: &[u8],
+    reporter: &mut dyn Reporter,
+) -> Result<MainCf, ConfigError> {
+    let directory = options.config_directory.as_os_str();
+    let mut dict = Dictionary::default();
+    dict.set(b"process_name", &options.process_name);
+    dict.set(b"config_directory", directory.as_bytes());
     let path = main_cf_path(directory);
-    let bytes = read_main_cf(&path)?;
-    maincf::load_into(&mut dict, &path.to_string_lossy(), &bytes, &mut |w| {
+    maincf::load_into(&mut dict, &path.to_string_lossy(), main_cf, &mut |w| {
         reporter.warning(w)
     })?;
     Evaluator {
