@@ -1,5 +1,8 @@
 //! One kick, ours beside Postfix's `/usr/sbin/postkick`: wall time and
-//! peak RSS of the whole process, over a UNIX-domain socket and over a FIFO.
+//! peak RSS of the whole process, over a UNIX-domain socket and over a FIFO;
+//! then kick throughput of the daemon's sender (the library, in-process)
+//! beside spawning a `postkick` process per kick, as incron or a shell loop
+//! does.
 //!
 //! Run with `cargo bench --bench kick` (optionally `-- ROUNDS`). Each round
 //! runs both commands back to back against the same endpoint, so that the
@@ -62,6 +65,51 @@ fn measure(program: &Path, args: &[&str]) -> Sample {
 fn median<T: Copy + Ord>(mut values: Vec<T>) -> T {
     values.sort_unstable();
     values[values.len() / 2]
+}
+
+/// Kicks per second: the library in-process, then a process per kick.
+fn throughput(config: &Path, socket: &Path, ours: &Path, theirs: Option<&Path>) {
+    const LIBRARY_KICKS: usize = 20_000;
+    const PROCESS_KICKS: usize = 1_000;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let timeouts = postkick::trigger::Timeouts::within(Duration::from_secs(10));
+    let started = Instant::now();
+    runtime.block_on(async {
+        for _ in 0..LIBRARY_KICKS {
+            postkick::trigger::kick(socket, b"W", timeouts)
+                .await
+                .expect("kick");
+        }
+    });
+    let library = LIBRARY_KICKS as f64 / started.elapsed().as_secs_f64();
+    println!("throughput to a local socket endpoint, one kick after another:");
+    println!("  core sender (in-process, as postkickd)  {library:>9.0} kicks/s");
+    let config = config.to_str().expect("utf8 path");
+    let spawn_rate = |program: &Path| {
+        let started = Instant::now();
+        for _ in 0..PROCESS_KICKS {
+            let status = Command::new(program)
+                .args(["-c", config, "public", "qmgr", "W"])
+                .status()
+                .expect("spawn");
+            assert!(status.success() || status.code().is_none());
+        }
+        PROCESS_KICKS as f64 / started.elapsed().as_secs_f64()
+    };
+    let ours_rate = spawn_rate(ours);
+    println!("  our postkick, a process per kick        {ours_rate:>9.0} kicks/s");
+    if let Some(theirs) = theirs {
+        let their_rate = spawn_rate(theirs);
+        println!("  Postfix's postkick, a process per kick  {their_rate:>9.0} kicks/s");
+        println!(
+            "  core sender / Postfix's postkick        {:>9.1} x",
+            library / their_rate
+        );
+    }
 }
 
 fn main() {
@@ -156,4 +204,10 @@ fn main() {
             println!();
         }
     }
+    throughput(
+        &config,
+        &queue.join("public/qmgr"),
+        &ours,
+        have_postfix.then_some(theirs.as_path()),
+    );
 }
