@@ -396,3 +396,28 @@ fn hostile_names_are_refused_with_a_reason() {
     assert_eq!(status, 1);
     assert!(stderr.contains("read at most 1024"), "{stderr}");
 }
+
+/// A service name that makes the socket path 108 bytes or longer: `check`
+/// warns, and the daemon's kick fails with the reason and the fix.
+#[test]
+fn socket_paths_too_long_for_sockaddr_un_are_reported() {
+    let service = "s".repeat(110);
+    let setup = Setup::new(&format!(
+        "rules:\n  - name: long\n    every: 1h\n    on_start: true\n    kick: public {service} I\n"
+    ));
+    let real = setup.dir.endpoint("private", "real");
+    let _server = SocketServer::start(&real, ServerStyle::UntilNul);
+    std::os::unix::fs::symlink(&real, setup.dir.endpoint("public", &service)).expect("symlink");
+    let output = Command::new(binary())
+        .args(["check", "--rules"])
+        .arg(&setup.rules)
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("UNIX-domain socket paths must be shorter than 108"), "{stderr}");
+    let daemon = setup.start();
+    daemon.wait_for_log("outcome=failed", 1, Duration::from_secs(10));
+    let text = daemon.log_text();
+    assert!(text.contains("unix-domain name too long") && text.contains("hint=shorten queue_directory"), "{text}");
+}
