@@ -17,6 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use common::daemon::Daemon;
+use common::proc::{rss_kib, wakeups};
 use common::{postfix, traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
 
 const DROPS: usize = 40;
@@ -80,14 +81,11 @@ fn maildrop_latency() {
     });
     let submit = instance.sendmail_config("nowhere");
     let rules = instance.root.join("rules.yaml");
-    std::fs::write(
+    common::rules::write(
         &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    kick: public pickup W\n",
-            instance.config.display()
-        ),
-    )
-    .expect("write rules");
+        &instance.config,
+        "rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    kick: public pickup W\n",
+    );
     println!("drop (sendmail returns) to empty maildrop, real Postfix 3.7, pickup polling off:");
     {
         let _daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
@@ -125,14 +123,11 @@ fn burst(files: usize) {
     std::fs::create_dir(&watched).expect("mkdir");
     let pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    std::fs::write(
+    common::rules::write(
         &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
-            dir.config.display()
-        ),
-    )
-    .expect("write rules");
+        &dir.config,
+        "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
+    );
     let _daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
     let first = SystemTime::now();
     for i in 0..files {
@@ -164,14 +159,11 @@ fn cron_seconds(seconds: u64) {
     let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
     let qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    std::fs::write(
+    common::rules::write(
         &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: tick\n    cron: \"* * * * * *\"\n    kick: public qmgr I\n",
-            dir.config.display()
-        ),
-    )
-    .expect("write rules");
+        &dir.config,
+        "rules:\n  - name: tick\n    cron: \"* * * * * *\"\n    kick: public qmgr I\n",
+    );
     let daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
     std::thread::sleep(Duration::from_secs(seconds));
     let rss = rss_kib(daemon.pid());
@@ -194,40 +186,6 @@ fn cron_seconds(seconds: u64) {
         ms(percentile(offsets.clone(), 0.5)),
         ms(offsets.iter().copied().max().unwrap_or_default()),
     );
-}
-
-/// A numeric field of `/proc/PID/status` summed over all threads.
-fn status_field(pid: u32, field: &str) -> u64 {
-    let read = |path: String| {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-    };
-    if field == "VmRSS:" {
-        return read(format!("/proc/{pid}/status"));
-    }
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .map(|t| read(format!("{}/status", t.path().display())))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    status_field(pid, "VmRSS:")
-}
-
-fn wakeups(pid: u32) -> u64 {
-    status_field(pid, "voluntary_ctxt_switches:") + status_field(pid, "nonvoluntary_ctxt_switches:")
 }
 
 fn idle() {
@@ -296,14 +254,11 @@ fn event_latency(drops: usize) {
     println!("file event (write and close) to kick arriving at a socket endpoint, {drops} single drops 100 ms apart:");
     let bench = EventBench::new();
     let rules = bench.tmp.path().join("rules.yaml");
-    std::fs::write(
+    common::rules::write(
         &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
-            bench.dir.config.display()
-        ),
-    )
-    .expect("write rules");
+        &bench.dir.config,
+        "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
+    );
     {
         let _daemon = Daemon::start(&rules, &[], &bench.tmp.path().join("daemon.log"));
         report("postkickd", &bench.drops(drops, "postkickd"));

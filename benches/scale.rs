@@ -14,55 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::daemon::Daemon;
+use common::proc::{cpu_ticks, open_fds, status_field, wakeups};
 use common::{traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
-
-/// A numeric field of `/proc/PID/status`, summed over the process's threads
-/// for the context-switch counters.
-fn status_field(pid: u32, field: &str) -> u64 {
-    let read = |path: String| {
-        std::fs::read_to_string(path)
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with(field))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-    };
-    if !field.contains("ctxt") {
-        return read(format!("/proc/{pid}/status"));
-    }
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|tasks| {
-            tasks
-                .flatten()
-                .map(|t| read(format!("{}/status", t.path().display())))
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-fn wakeups(pid: u32) -> u64 {
-    status_field(pid, "voluntary_ctxt_switches:") + status_field(pid, "nonvoluntary_ctxt_switches:")
-}
-
-/// User plus system CPU time, in clock ticks (`/proc/PID/stat`).
-fn cpu_ticks(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            let fields: Vec<&str> = s.rsplit(')').next()?.split_whitespace().collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .unwrap_or(0)
-}
-
-fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
 
 /// A rules file of `cron` cron rules and `watch` watch rules, each watching
 /// its own directory, kicking endpoints that exist.

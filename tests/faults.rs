@@ -5,48 +5,12 @@
 mod common;
 
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::daemon::{binary, Daemon};
-use common::{
-    mkfifo, stale_socket, traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer,
-};
-
-/// A queue directory and a rules file that points at it.
-struct Setup {
-    _tmp: tempfile::TempDir,
-    dir: QueueDir,
-    rules: PathBuf,
-}
-
-impl Setup {
-    fn new(rules_body: &str) -> Setup {
-        let tmp = traversable_tempdir();
-        let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
-        let rules = tmp.path().join("rules.yaml");
-        let setup = Setup {
-            _tmp: tmp,
-            dir,
-            rules,
-        };
-        setup.write_rules(rules_body);
-        setup
-    }
-
-    fn write_rules(&self, body: &str) {
-        let text = format!(
-            "postfix:\n  config_directory: {}\n{body}",
-            self.dir.config.display()
-        );
-        std::fs::write(&self.rules, text).expect("write rules");
-    }
-
-    fn start(&self) -> Daemon {
-        Daemon::start(&self.rules, &[], &self.dir.root.join("daemon.log"))
-    }
-}
+use common::daemon::{as_user, binary, Daemon};
+use common::rules::Setup;
+use common::{mkfifo, stale_socket, traversable_tempdir, wait_for, ServerStyle, SocketServer};
 
 /// Log lines of one rule.
 fn lines_of(daemon: &Daemon, rule: &str) -> Vec<String> {
@@ -106,7 +70,7 @@ fn misbehaving_endpoints_end_within_their_timeout_and_never_delay_other_rules() 
         &setup.dir.endpoint("public", "replaced"),
         ServerStyle::UntilNul,
     );
-    let mut daemon = setup.start();
+    let mut daemon = setup.start(&[]);
     replaced.received.wait_for(1, Duration::from_secs(10));
     std::fs::remove_file(setup.dir.endpoint("public", "replaced")).expect("rm socket");
     std::fs::write(setup.dir.endpoint("public", "replaced"), b"").expect("regular file");
@@ -160,20 +124,7 @@ fn private_without_permission_names_the_fix() {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .expect("chmod");
-    let wrapper = setup.dir.root.join("as-nobody.sh");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups {} \"$@\"\n",
-            binary().display()
-        ),
-    )
-    .expect("write wrapper");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
     let daemon = Daemon::start_with_program(
         &wrapper,
         &setup.rules,
@@ -199,7 +150,7 @@ fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
         &setup.dir.endpoint("public", "pickup"),
         ServerStyle::UntilNul,
     );
-    let daemon = setup.start();
+    let daemon = setup.start(&[]);
     std::fs::rename(&watched, setup.dir.queue.join("incoming.old")).expect("rename away");
     daemon.wait_for_log("watched directory is gone", 1, Duration::from_secs(10));
     let elsewhere = setup.dir.root.join("elsewhere");
@@ -241,7 +192,7 @@ fn inotify_queue_overflow_still_kicks_after_the_last_file() {
         return;
     }
     // The limit is taken when the daemon's inotify instance is created.
-    let daemon = setup.start();
+    let daemon = setup.start(&[]);
     std::fs::write(limit_path, original.trim()).expect("restore the inotify limit");
     for i in 0..2000 {
         std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
@@ -279,7 +230,7 @@ fn reload_storm_ends_with_the_last_valid_file() {
         ServerStyle::UntilNul,
     );
     let last = SocketServer::start(&setup.dir.endpoint("public", "last"), ServerStyle::UntilNul);
-    let mut daemon = setup.start();
+    let mut daemon = setup.start(&[]);
     first.received.wait_for(1, Duration::from_secs(10));
     for i in 0..100 {
         if i % 2 == 0 {
@@ -415,9 +366,15 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
         .expect("run check");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("UNIX-domain socket paths must be shorter than 108"), "{stderr}");
-    let daemon = setup.start();
+    assert!(
+        stderr.contains("UNIX-domain socket paths must be shorter than 108"),
+        "{stderr}"
+    );
+    let daemon = setup.start(&[]);
     daemon.wait_for_log("outcome=failed", 1, Duration::from_secs(10));
     let text = daemon.log_text();
-    assert!(text.contains("unix-domain name too long") && text.contains("hint=shorten queue_directory"), "{text}");
+    assert!(
+        text.contains("unix-domain name too long") && text.contains("hint=shorten queue_directory"),
+        "{text}"
+    );
 }

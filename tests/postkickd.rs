@@ -3,55 +3,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::daemon::{binary, Daemon};
+use common::rules::Setup;
 use common::{
-    postfix, postfix_installed, traversable_tempdir, wait_for, FifoServer, QueueDir, ServerStyle,
+    postfix, postfix_installed, traversable_tempdir, wait_for, FifoServer, ServerStyle,
     SocketServer,
 };
-
-const MAIN_CF: &str = "queue_directory = {queue}\n";
-
-/// A queue directory and a rules file that points at it.
-struct Setup {
-    _tmp: tempfile::TempDir,
-    dir: QueueDir,
-    rules: PathBuf,
-}
-
-impl Setup {
-    fn new(rules_body: &str) -> Setup {
-        let tmp = traversable_tempdir();
-        let dir = QueueDir::create(tmp.path(), MAIN_CF);
-        let rules = tmp.path().join("rules.yaml");
-        let setup = Setup {
-            _tmp: tmp,
-            dir,
-            rules,
-        };
-        setup.write_rules(rules_body);
-        setup
-    }
-
-    fn write_rules(&self, body: &str) {
-        let text = format!(
-            "postfix:\n  config_directory: {}\n{body}",
-            self.dir.config.display()
-        );
-        std::fs::write(&self.rules, text).expect("write rules");
-    }
-
-    fn start(&self, args: &[&str]) -> Daemon {
-        Daemon::start(&self.rules, args, &self.dir.root.join("daemon.log"))
-    }
-
-    fn socket(&self, class: &str, service: &str) -> SocketServer {
-        SocketServer::start(&self.dir.endpoint(class, service), ServerStyle::UntilNul)
-    }
-}
 
 fn run_command(args: &[&str]) -> (i32, String, String) {
     let output = Command::new(binary())
@@ -68,41 +29,8 @@ fn run_command(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn check_reports_every_mistake_with_its_line() {
-    let setup = Setup::new(
-        r#"rules:
-  - name: a
-    cronn: "* * * * *"
-    kick: public qmgr I
-  - name: b
-    every: 5x
-    kick: public qmgr I
-  - name: c
-    cron: "61 * * * *"
-    kick: public qmgr I
-  - name: d
-    cron: "* * * * *"
-    timezone: Mars/Olympus
-    kick: public qmgr I
-  - name: e
-    every: 1m
-    watch: maildrop
-    kick: public qmgr I
-  - name: f
-    every: 1m
-    kick: ../etc qmgr I
-  - name: g
-    every: 1m
-    kick: public qmgr
-  - name: h
-    every: 1m
-    kick: public qmgr I
-    retry: {attempts: 0}
-  - name: a
-    every: 1m
-    kick: public qmgr I
-"#,
-    );
-    let rules = setup.rules.to_str().expect("utf8");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ten-mistakes.yaml");
+    let rules = fixture.to_str().expect("utf8");
     let (status, stdout, stderr) = run_command(&["check", "--rules", rules]);
     assert_eq!(status, 1, "{stderr}");
     assert_eq!(stdout, "");
@@ -115,8 +43,8 @@ fn check_reports_every_mistake_with_its_line() {
         .collect();
     assert_eq!(located.len(), 10, "{stderr}");
     for line in [
-        "4:5:", "5:5:", "8:12:", "11:11:", "15:15:", "19:5:", "23:11:", "26:11:", "30:23:",
-        "31:11:",
+        "3:5:", "4:5:", "7:12:", "10:11:", "14:15:", "18:5:", "22:11:", "25:11:", "29:23:",
+        "30:11:",
     ] {
         assert!(
             stderr.contains(&format!("{rules}:{line}")),
@@ -510,14 +438,7 @@ fn live_postfix_maildrop_is_emptied_by_the_watch_rule() {
         "sendmail should leave its message in the maildrop"
     );
     let rules = instance.root.join("rules.yaml");
-    std::fs::write(
-        &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    on_start: true\n    kick: public pickup W\n",
-            instance.config.display()
-        ),
-    )
-    .expect("write rules");
+    common::rules::write(&rules, &instance.config, "rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    on_start: true\n    kick: public pickup W\n");
     let daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
     let empty = || {
         std::fs::read_dir(&maildrop)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::daemon::{binary, Daemon};
+use common::daemon::{as_user, binary, Daemon};
 use common::{
     our_postkick, postfix, postfix_installed, traversable_tempdir, FifoServer, QueueDir,
     ServerStyle, SocketServer,
@@ -22,14 +22,7 @@ fn have(program: &str) -> bool {
         .args(["-c", &format!("command -v {program}")])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing and CI=true requires it (.ci/run installs it)"
-        );
-        eprintln!("skipped: {program} is not installed");
-    }
-    found
+    common::require(program, found)
 }
 
 /// The unit with its binary pointed at the one this build made.
@@ -125,29 +118,9 @@ fn unprivileged_daemon_kicks_a_real_postfix() {
     }
     let instance = postfix::Instance::start(&postfix::Options::default());
     let rules = instance.root.join("rules.yaml");
-    std::fs::write(
-        &rules,
-        format!(
-            "postfix:\n  config_directory: {}\nrules:\n  - name: pickup\n    every: 1h\n    on_start: true\n    kick: public pickup W\n  - name: anvil\n    every: 1h\n    on_start: true\n    kick: private anvil refresh\n  - name: maildrop\n    watch: maildrop\n    kick: public pickup W\n",
-            instance.config.display()
-        ),
-    )
-    .expect("write rules");
+    common::rules::write(&rules, &instance.config, "rules:\n  - name: pickup\n    every: 1h\n    on_start: true\n    kick: public pickup W\n  - name: anvil\n    every: 1h\n    on_start: true\n    kick: private anvil refresh\n  - name: maildrop\n    watch: maildrop\n    kick: public pickup W\n");
     let log = instance.root.join("daemon.log");
-    let wrapper = instance.root.join("as-postfix.sh");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nexec setpriv --reuid=postfix --regid=postdrop --clear-groups --no-new-privs {} \"$@\"\n",
-            binary().display()
-        ),
-    )
-    .expect("write wrapper");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    let wrapper = as_user(&instance.root, "postfix", "postdrop");
     let daemon = Daemon::start_with_program(&wrapper, &rules, &[], &log);
     daemon.wait_for_log("rule=pickup", 1, Duration::from_secs(10));
     daemon.wait_for_log("rule=anvil", 1, Duration::from_secs(10));

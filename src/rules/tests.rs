@@ -54,49 +54,18 @@ fn the_contract_example_is_valid() {
 
 #[test]
 fn ten_mistakes_are_all_reported_with_positions() {
-    let text = r#"rules:
-  - name: a
-    cronn: "* * * * *"
-    kick: public qmgr I
-  - name: b
-    every: 5x
-    kick: public qmgr I
-  - name: c
-    cron: "61 * * * *"
-    kick: public qmgr I
-  - name: d
-    cron: "* * * * *"
-    timezone: Mars/Olympus
-    kick: public qmgr I
-  - name: e
-    every: 1m
-    watch: maildrop
-    kick: public qmgr I
-  - name: f
-    every: 1m
-    kick: ../etc qmgr I
-  - name: g
-    every: 1m
-    kick: public qmgr
-  - name: h
-    every: 1m
-    kick: public qmgr I
-    retry: {attempts: 0}
-  - name: a
-    every: 1m
-    kick: public qmgr I
-"#;
+    let text = include_str!("../../tests/data/ten-mistakes.yaml");
     let found = errors(text);
     let expected = [
-        "rules.yaml:3:5: unknown key \"cronn\" in a rule",
-        "rules.yaml:6:12: bad duration \"5x\" for every",
-        "rules.yaml:9:11: bad cron expression \"61 * * * *\"",
-        "rules.yaml:13:15: unknown time zone \"Mars/Olympus\"",
-        "rules.yaml:17:5: rule \"e\" has 2 triggers (every, watch)",
-        "rules.yaml:21:11: class \"../etc\" must not contain \"/\"",
-        "rules.yaml:24:11: kick \"public qmgr\" must be \"class service request\"",
-        "rules.yaml:28:23: retry attempts must be a whole number from 1 to 100",
-        "rules.yaml:29:11: duplicate rule name \"a\" (first used at line 2)",
+        "rules.yaml:4:5: unknown key \"cronn\" in a rule",
+        "rules.yaml:7:12: bad duration \"5x\" for every",
+        "rules.yaml:10:11: bad cron expression \"61 * * * *\"",
+        "rules.yaml:14:15: unknown time zone \"Mars/Olympus\"",
+        "rules.yaml:18:5: rule \"e\" has 2 triggers (every, watch)",
+        "rules.yaml:22:11: class \"../etc\" must not contain \"/\"",
+        "rules.yaml:25:11: kick \"public qmgr\" must be \"class service request\"",
+        "rules.yaml:29:23: retry attempts must be a whole number from 1 to 100",
+        "rules.yaml:30:11: duplicate rule name \"a\" (first used at line 3)",
     ];
     for want in expected {
         assert!(
@@ -108,7 +77,7 @@ fn ten_mistakes_are_all_reported_with_positions() {
     assert!(
         found
             .iter()
-            .any(|f| f.starts_with("rules.yaml:2:5: rule \"a\" has no trigger")),
+            .any(|f| f.starts_with("rules.yaml:3:5: rule \"a\" has no trigger")),
         "{found:#?}"
     );
     assert_eq!(found.len(), 10, "{found:#?}");

@@ -5,11 +5,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::wait_for;
+use super::{wait_for, LogFile};
 
 /// The `postkickd` built from this crate.
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_postkickd"))
+}
+
+/// Writes `dir/as-USER.sh`, which runs postkickd as `user`:`group` with no
+/// other groups and no new privileges, as the systemd unit does.
+pub fn as_user(dir: &Path, user: &str, group: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let wrapper = dir.join(format!("as-{user}.sh"));
+    let script = format!(
+        "#!/bin/sh\nexec setpriv --reuid={user} --regid={group} --clear-groups --no-new-privs {} \"$@\"\n",
+        binary().display()
+    );
+    std::fs::write(&wrapper, script).expect("write wrapper");
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod wrapper");
+    wrapper
 }
 
 /// A running daemon.
@@ -79,27 +94,17 @@ impl Daemon {
 
     /// The log so far.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        LogFile(self.log.clone()).text()
     }
 
     /// How many log lines contain `needle`.
     pub fn count(&self, needle: &str) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
+        LogFile(self.log.clone()).count(needle)
     }
 
     /// Waits until at least `count` log lines contain `needle`.
     pub fn wait_for_log(&self, needle: &str, count: usize, limit: Duration) -> usize {
-        wait_for(
-            limit,
-            &format!("{count} daemon log lines with {needle:?}"),
-            || {
-                let seen = self.count(needle);
-                (seen >= count).then_some(seen)
-            },
-        )
+        LogFile(self.log.clone()).wait_for(needle, count, limit)
     }
 
     /// Sends a signal by name (`HUP`, `TERM`, `INT`).

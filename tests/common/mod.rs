@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 pub mod daemon;
 pub mod postfix;
+pub mod proc;
+pub mod rules;
 
 /// Polls `check` every few milliseconds until it gives `Some`, or panics
 /// with `what` after `limit`.
@@ -35,6 +37,48 @@ pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Optio
         );
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A log file written by a process under test.
+pub struct LogFile(pub PathBuf);
+
+impl LogFile {
+    /// The log so far.
+    pub fn text(&self) -> String {
+        std::fs::read(&self.0)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// How many lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.text().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits until at least `count` lines contain `needle`.
+    pub fn wait_for(&self, needle: &str, count: usize, limit: Duration) -> usize {
+        wait_for(
+            limit,
+            &format!("{count} lines with {needle:?} in {}", self.0.display()),
+            || {
+                let seen = self.count(needle);
+                (seen >= count).then_some(seen)
+            },
+        )
+    }
+}
+
+/// True when something a test needs (`what`) is `present`. Under `CI=true`
+/// a missing one is a failure, never a skip: `.ci/run` installs it.
+pub fn require(what: &str, present: bool) -> bool {
+    if !present {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{what} is missing, and CI=true requires it (.ci/run installs it)"
+        );
+        eprintln!("skipped: {what} is missing");
+    }
+    present
 }
 
 /// A temporary directory that other users (the `postfix` user) can traverse.
@@ -269,18 +313,10 @@ pub fn postfix_postkick() -> PathBuf {
     }
 }
 
-/// True when Postfix is installed. Under `CI=true` a missing Postfix is a
-/// failure, never a skip: CI installs it.
+/// True when Postfix is installed (see [`require`]).
 pub fn postfix_installed(test: &str) -> bool {
     let installed = postfix_postkick().exists() && Path::new("/usr/sbin/postfix").exists();
-    if !installed {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: Postfix is not installed, and CI=true requires it (.ci/run installs it)"
-        );
-        eprintln!("{test}: skipped, Postfix is not installed (apt-get install postfix)");
-    }
-    installed
+    require(&format!("Postfix (for {test})"), installed)
 }
 
 /// Runs a kick command with a clean environment (no `MAIL_CONFIG`, no

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::{traversable_tempdir, wait_for};
+use super::{traversable_tempdir, wait_for, LogFile};
 
 /// How to set the instance up.
 #[derive(Default)]
@@ -100,27 +100,14 @@ impl Instance {
         instance
     }
 
-    /// The instance's log so far.
-    pub fn log_text(&self) -> String {
-        std::fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+    /// The instance's maillog.
+    pub fn log(&self) -> LogFile {
+        LogFile(self.log.clone())
     }
 
-    /// How many log lines contain `needle`.
-    pub fn count(&self, needle: &str) -> usize {
-        self.log_text()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .count()
-    }
-
-    /// Waits until at least `count` log lines contain `needle`.
+    /// Waits until at least `count` maillog lines contain `needle`.
     pub fn wait_for_log(&self, needle: &str, count: usize, limit: Duration) -> usize {
-        wait_for(limit, &format!("{count} log lines with {needle:?}"), || {
-            let seen = self.count(needle);
-            (seen >= count).then_some(seen)
-        })
+        self.log().wait_for(needle, count, limit)
     }
 
     /// A configuration directory for `sendmail -C`: this instance's, but
