@@ -64,27 +64,41 @@ pub async fn kick(
     dry_run: bool,
     stopping: impl std::future::Future<Output = ()>,
 ) -> Outcome {
+    use tracing::Instrument;
+    // Every line of this kick carries the rule, its trigger and its target.
+    let span = tracing::info_span!(
+        "kick",
+        rule = %rule.name,
+        trigger = %rule.trigger.kind(),
+        target = %rule.target
+    );
+    attempts(rule, queue_directory, dry_run, stopping)
+        .instrument(span)
+        .await
+}
+
+async fn attempts(
+    rule: &Rule,
+    queue_directory: &Path,
+    dry_run: bool,
+    stopping: impl std::future::Future<Output = ()>,
+) -> Outcome {
+    if dry_run {
+        tracing::info!(outcome = %"dry-run");
+        return Outcome::DryRun;
+    }
     let target = &rule.target;
     let path = trigger::endpoint_path(
         queue_directory,
         target.class.as_bytes(),
         target.service.as_bytes(),
     );
-    let trigger_kind = rule.trigger.kind();
-    if dry_run {
-        tracing::info!(rule = %rule.name, trigger = %trigger_kind, target = %target, outcome = %"dry-run", "kick");
-        return Outcome::DryRun;
-    }
     tokio::pin!(stopping);
     let started = Instant::now();
+    let elapsed_ms = || format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
     for attempt in 1..=rule.retry.attempts {
-        match trigger::kick(
-            &path,
-            target.request.as_bytes(),
-            Timeouts::within(rule.timeout),
-        )
-        .await
-        {
+        let timeouts = Timeouts::within(rule.timeout);
+        match trigger::kick(&path, target.request.as_bytes(), timeouts).await {
             Ok(report) => {
                 let peer = match report.peer {
                     PeerOutcome::NotWaited => "fifo",
@@ -94,29 +108,21 @@ pub async fn kick(
                     }
                 };
                 tracing::info!(
-                    rule = %rule.name,
-                    trigger = %trigger_kind,
-                    target = %target,
                     outcome = %"delivered",
                     attempt,
                     bytes = report.bytes_written,
                     server = %peer,
-                    elapsed_ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
-                    "kick"
+                    elapsed_ms = %elapsed_ms(),
                 );
                 return Outcome::Delivered;
             }
             Err(err) if attempt < rule.retry.attempts => {
                 let delay = rule.retry.delay_before(attempt + 1);
                 tracing::warn!(
-                    rule = %rule.name,
-                    trigger = %trigger_kind,
-                    target = %target,
                     outcome = %"retrying",
                     attempt,
                     error = %err,
                     retry_in_ms = delay.as_millis(),
-                    "kick"
                 );
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
@@ -125,15 +131,11 @@ pub async fn kick(
             }
             Err(err) => {
                 tracing::error!(
-                    rule = %rule.name,
-                    trigger = %trigger_kind,
-                    target = %target,
                     outcome = %"failed",
                     attempts = attempt,
                     error = %err,
                     hint = %hint(&err),
-                    elapsed_ms = format_args!("{:.3}", started.elapsed().as_secs_f64() * 1e3),
-                    "kick"
+                    elapsed_ms = %elapsed_ms(),
                 );
                 return Outcome::Failed;
             }
