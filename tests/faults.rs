@@ -12,6 +12,16 @@ use common::daemon::{as_user, binary, Daemon};
 use common::rules::Setup;
 use common::{mkfifo, stale_socket, traversable_tempdir, wait_for, ServerStyle, SocketServer};
 
+/// The inotify overflow test shrinks a machine-wide limit for the moment
+/// its daemon starts; every other daemon here starts outside that moment.
+static INOTIFY_LIMIT: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Starts the daemon on `setup` outside the overflow test's moment.
+fn start(setup: &Setup) -> Daemon {
+    let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
+    setup.start(&[])
+}
+
 /// Log lines of one rule.
 fn lines_of(daemon: &Daemon, rule: &str) -> Vec<String> {
     let needle = format!("rule={rule} ");
@@ -70,7 +80,7 @@ fn misbehaving_endpoints_end_within_their_timeout_and_never_delay_other_rules() 
         &setup.dir.endpoint("public", "replaced"),
         ServerStyle::UntilNul,
     );
-    let mut daemon = setup.start(&[]);
+    let mut daemon = start(&setup);
     replaced.received.wait_for(1, Duration::from_secs(10));
     std::fs::remove_file(setup.dir.endpoint("public", "replaced")).expect("rm socket");
     std::fs::write(setup.dir.endpoint("public", "replaced"), b"").expect("regular file");
@@ -125,6 +135,7 @@ fn private_without_permission_names_the_fix() {
     )
     .expect("chmod");
     let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
+    let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
     let daemon = Daemon::start_with_program(
         &wrapper,
         &setup.rules,
@@ -150,7 +161,7 @@ fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
         &setup.dir.endpoint("public", "pickup"),
         ServerStyle::UntilNul,
     );
-    let daemon = setup.start(&[]);
+    let daemon = start(&setup);
     std::fs::rename(&watched, setup.dir.queue.join("incoming.old")).expect("rename away");
     daemon.wait_for_log("watched directory is gone", 1, Duration::from_secs(10));
     let elsewhere = setup.dir.root.join("elsewhere");
@@ -183,6 +194,7 @@ fn inotify_queue_overflow_still_kicks_after_the_last_file() {
         &setup.dir.endpoint("public", "pickup"),
         ServerStyle::UntilNul,
     );
+    let small_limit = INOTIFY_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     if std::fs::write(limit_path, "16").is_err() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
@@ -194,6 +206,7 @@ fn inotify_queue_overflow_still_kicks_after_the_last_file() {
     // The limit is taken when the daemon's inotify instance is created.
     let daemon = setup.start(&[]);
     std::fs::write(limit_path, original.trim()).expect("restore the inotify limit");
+    drop(small_limit);
     for i in 0..2000 {
         std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
     }
@@ -230,7 +243,7 @@ fn reload_storm_ends_with_the_last_valid_file() {
         ServerStyle::UntilNul,
     );
     let last = SocketServer::start(&setup.dir.endpoint("public", "last"), ServerStyle::UntilNul);
-    let mut daemon = setup.start(&[]);
+    let mut daemon = start(&setup);
     first.received.wait_for(1, Duration::from_secs(10));
     for i in 0..100 {
         if i % 2 == 0 {
@@ -370,7 +383,7 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
         stderr.contains("UNIX-domain socket paths must be shorter than 108"),
         "{stderr}"
     );
-    let daemon = setup.start(&[]);
+    let daemon = start(&setup);
     daemon.wait_for_log("outcome=failed", 1, Duration::from_secs(10));
     let text = daemon.log_text();
     assert!(
