@@ -391,3 +391,62 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
         "{text}"
     );
 }
+
+/// A watched directory on overlayfs (where inotify misses changes made in
+/// the lower layers): a start-up warning that names the fix, unless the
+/// rule already polls.
+#[test]
+fn blind_file_systems_are_named_at_start_up() {
+    let have_unshare = Command::new("sh")
+        .args(["-c", "command -v unshare"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !common::require("unshare", have_unshare) {
+        return;
+    }
+    let setup = Setup::new("rules: []\n");
+    let layers = setup.dir.root.join("overlay");
+    for part in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(layers.join(part)).expect("mkdir");
+    }
+    let merged = layers.join("merged");
+    let wrapper = setup.dir.root.join("in-overlay.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec unshare -m sh -c 'mount -t overlay overlay -o lowerdir={l},upperdir={u},workdir={w} {m} && exec \"$0\" \"$@\"' {bin} \"$@\"\n",
+            l = layers.join("lower").display(),
+            u = layers.join("upper").display(),
+            w = layers.join("work").display(),
+            m = merged.display(),
+            bin = binary().display(),
+        ),
+    )
+    .expect("write wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    for (poll, warned) in [("", true), ("    poll: 30s\n", false)] {
+        setup.write_rules(&format!(
+            "rules:\n  - name: drop\n    watch: {}\n{poll}    kick: public pickup W\n",
+            merged.display()
+        ));
+        let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
+        let daemon = Daemon::start_with_program(
+            &wrapper,
+            &setup.rules,
+            &[],
+            &setup.dir.root.join("daemon.log"),
+        );
+        let text = daemon.log_text();
+        assert_eq!(
+            text.contains(
+                "is on overlay, where inotify misses changes made elsewhere: add \"poll: 30s\""
+            ),
+            warned,
+            "{text}"
+        );
+    }
+}
