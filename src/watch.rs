@@ -170,6 +170,7 @@ impl Shared {
                 let closing = matches!(event.kind, EventKind::Access(_));
                 let counts = !(closing && r.ready == Readiness::Executable);
                 if counts && r.directory == parent && r.matches(path) && r.ready(path) {
+                    tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");
                     r.signal.raise();
                 }
             }

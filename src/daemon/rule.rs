@@ -141,6 +141,7 @@ async fn cron_timer(name: &str, schedule: &Cron, limit: Duration, signal: &Signa
     let mut progress = CronProgress::starting(Utc::now());
     while let Some(slot) = progress.next(schedule) {
         let at = slot + chrono::Duration::from_std(jitter(limit)).unwrap_or_default();
+        tracing::debug!(rule = name, next = %schedule.zone().display(at), "waiting for the next fire time");
         wait.until(at).await;
         signal.raise();
         // A kick that outlasts several slots, a suspend or a clock set
