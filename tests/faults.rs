@@ -153,14 +153,7 @@ fn private_without_permission_names_the_fix() {
 
 #[test]
 fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
-    let setup =
-        Setup::new("rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n");
-    let watched = setup.dir.queue.join("incoming");
-    std::fs::create_dir(&watched).expect("mkdir");
-    let pickup = SocketServer::start(
-        &setup.dir.endpoint("public", "pickup"),
-        ServerStyle::UntilNul,
-    );
+    let (setup, watched, pickup) = Setup::watching_incoming();
     let daemon = start(&setup);
     std::fs::rename(&watched, setup.dir.queue.join("incoming.old")).expect("rename away");
     daemon.wait_for_log("watched directory is gone", 1, Duration::from_secs(10));
@@ -186,14 +179,7 @@ fn inotify_queue_overflow_still_kicks_after_the_last_file() {
         eprintln!("skipped: cannot read {limit_path}");
         return;
     };
-    let setup =
-        Setup::new("rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n");
-    let watched = setup.dir.queue.join("incoming");
-    std::fs::create_dir(&watched).expect("mkdir");
-    let pickup = SocketServer::start(
-        &setup.dir.endpoint("public", "pickup"),
-        ServerStyle::UntilNul,
-    );
+    let (setup, watched, pickup) = Setup::watching_incoming();
     let small_limit = INOTIFY_LIMIT.write().unwrap_or_else(|e| e.into_inner());
     if std::fs::write(limit_path, "16").is_err() {
         assert!(

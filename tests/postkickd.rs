@@ -168,11 +168,7 @@ fn dry_run_sends_nothing() {
 /// 10,000 files in one burst: few kicks, and the last one after the last file.
 #[test]
 fn burst_of_files_folds_into_few_kicks_ending_after_the_last_file() {
-    let setup =
-        Setup::new("rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n");
-    let watched = setup.dir.queue.join("incoming");
-    std::fs::create_dir(&watched).expect("mkdir");
-    let pickup = setup.socket("public", "pickup");
+    let (setup, watched, pickup) = Setup::watching_incoming();
     let _daemon = setup.start(&[]);
     for i in 0..10_000 {
         std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
@@ -234,11 +230,7 @@ fn maildrop_files_count_once_they_are_executable() {
 
 #[test]
 fn watched_directory_removed_and_recreated_is_watched_again() {
-    let setup =
-        Setup::new("rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n");
-    let watched = setup.dir.queue.join("incoming");
-    std::fs::create_dir(&watched).expect("mkdir");
-    let pickup = setup.socket("public", "pickup");
+    let (setup, watched, pickup) = Setup::watching_incoming();
     let daemon = setup.start(&[]);
     std::fs::remove_dir(&watched).expect("rmdir");
     daemon.wait_for_log("watched directory is gone", 1, Duration::from_secs(10));

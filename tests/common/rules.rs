@@ -43,6 +43,17 @@ impl Setup {
         Daemon::start(&self.rules, args, &self.dir.root.join("daemon.log"))
     }
 
+    /// A rule `drop` that watches `queue/incoming` (created here) and kicks
+    /// `public/pickup` (a polite socket): the directory and the endpoint.
+    pub fn watching_incoming() -> (Setup, PathBuf, SocketServer) {
+        let setup =
+            Setup::new("rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n");
+        let watched = setup.dir.queue.join("incoming");
+        std::fs::create_dir(&watched).expect("mkdir");
+        let pickup = setup.socket("public", "pickup");
+        (setup, watched, pickup)
+    }
+
     /// A polite socket endpoint at `class/service`.
     pub fn socket(&self, class: &str, service: &str) -> SocketServer {
         SocketServer::start(&self.dir.endpoint(class, service), ServerStyle::UntilNul)
