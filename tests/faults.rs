@@ -170,8 +170,9 @@ fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
     );
 }
 
-/// With a tiny inotify queue a burst overflows it: the overflow counts as
-/// an event, and a kick still comes after the last file.
+/// With a tiny inotify queue, a burst while the daemon is stopped overflows
+/// it: the overflow counts as an event, and a kick still comes after the
+/// last file.
 #[test]
 fn inotify_queue_overflow_still_kicks_after_the_last_file() {
     let limit_path = "/proc/sys/fs/inotify/max_queued_events";
@@ -193,10 +194,14 @@ fn inotify_queue_overflow_still_kicks_after_the_last_file() {
     let daemon = setup.start(&[]);
     std::fs::write(limit_path, original.trim()).expect("restore the inotify limit");
     drop(small_limit);
+    // Stopped, the daemon reads nothing: the kernel's 16-event queue must
+    // overflow during the burst.
+    daemon.signal("STOP");
     for i in 0..2000 {
         std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
     }
     let last_file = std::time::SystemTime::now();
+    daemon.signal("CONT");
     wait_for(
         Duration::from_secs(20),
         "a kick after the last file",

@@ -128,8 +128,8 @@ impl Generation {
         });
         let (stop, stop_rx) = watch::channel(Stop::Running);
         let mut registrations = Vec::new();
-        let mut tasks = Vec::new();
         let mut counts = [0usize; 3];
+        let mut rules = Vec::new();
         for rule in loaded.rules.rules.iter().filter(|r| r.enabled) {
             let rule = Arc::new(rule.clone());
             let signal = Arc::new(Signal::default());
@@ -153,14 +153,25 @@ impl Generation {
                         signal: Arc::clone(&signal),
                     });
                 }
-                Trigger::Cron { .. } | Trigger::Every { .. } => {
-                    counts[usize::from(matches!(rule.trigger, Trigger::Every { .. }))] += 1;
-                    tasks.push(tokio::spawn(rule::timer(
-                        Arc::clone(&rule),
-                        Arc::clone(&signal),
-                        stop_rx.clone(),
-                    )));
-                }
+                Trigger::Cron { .. } => counts[0] += 1,
+                Trigger::Every { .. } => counts[1] += 1,
+            }
+            rules.push((rule, signal));
+        }
+        // Watches first: if they cannot be set up, no task has started.
+        let hub = if registrations.is_empty() {
+            None
+        } else {
+            Some(WatchHub::start(registrations)?)
+        };
+        let mut tasks = Vec::new();
+        for (rule, signal) in rules {
+            if !matches!(rule.trigger, Trigger::Watch { .. }) {
+                tasks.push(tokio::spawn(rule::timer(
+                    Arc::clone(&rule),
+                    Arc::clone(&signal),
+                    stop_rx.clone(),
+                )));
             }
             tasks.push(tokio::spawn(rule::kicker(
                 rule,
@@ -169,11 +180,6 @@ impl Generation {
                 stop_rx.clone(),
             )));
         }
-        let hub = if registrations.is_empty() {
-            None
-        } else {
-            Some(WatchHub::start(registrations)?)
-        };
         let summary = format!(
             "{} rules running ({} cron, {} every, {} watch), queue {}{}",
             counts.iter().sum::<usize>(),

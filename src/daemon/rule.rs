@@ -168,7 +168,12 @@ pub async fn kicker(
             () = signal.wait() => {}
             () = stopped(&mut stop, |s| s != Stop::Running) => {}
         }
-        let mode = *stop.borrow();
+        // A dropped sender means the daemon is gone: stop at once.
+        let mode = if stop.has_changed().is_err() {
+            Stop::Now
+        } else {
+            *stop.borrow()
+        };
         if mode == Stop::Now || (mode == Stop::Drain && !signal.take()) {
             return;
         }
