@@ -263,9 +263,10 @@ fn event_latency(drops: usize) {
         let _daemon = Daemon::start(&rules, &[], &bench.tmp.path().join("daemon.log"));
         report("postkickd", &bench.drops(drops, "postkickd"));
     }
-    let postkick = ["/usr/sbin/postkick.postfix", "/usr/sbin/postkick"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
+    let postfix_postkick = common::postfix_postkick();
+    let postkick = postfix_postkick
+        .exists()
+        .then(|| postfix_postkick.to_str().expect("utf8 path"));
     match (postkick, Command::new("incrond").arg("--about").output()) {
         (Some(postkick), Ok(_)) => {
             let root = bench.tmp.path();

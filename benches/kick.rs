@@ -11,22 +11,14 @@
 
 #![allow(unsafe_code)]
 
-use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Postfix's own postkick, where the postkick package diverts it if installed.
-fn postfix_postkick() -> PathBuf {
-    let diverted = Path::new("/usr/sbin/postkick.postfix");
-    if diverted.exists() {
-        diverted.to_owned()
-    } else {
-        PathBuf::from("/usr/sbin/postkick")
-    }
-}
+use common::{our_postkick, postfix_postkick, FifoServer, QueueDir, ServerStyle, SocketServer};
 
 struct Sample {
     wall: Duration,
@@ -118,45 +110,12 @@ fn main() {
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
     let dir = tempfile::tempdir().expect("tempdir");
-    let queue = dir.path().join("queue");
-    std::fs::create_dir_all(queue.join("public")).expect("mkdir");
-    let config = dir.path().join("etc");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let main_cf = config.join("main.cf");
-    std::fs::write(&main_cf, format!("queue_directory = {}\n", queue.display())).expect("write");
-    // Postfix re-reads a main.cf changed within the last second.
-    let past = std::time::SystemTime::now() - Duration::from_secs(60);
-    std::fs::File::options()
-        .write(true)
-        .open(&main_cf)
-        .and_then(|f| f.set_modified(past))
-        .expect("set mtime");
+    let queue_dir = QueueDir::create(dir.path(), "queue_directory = {queue}\n");
+    let (config, queue) = (&queue_dir.config, &queue_dir.queue);
+    let _qmgr = SocketServer::start(&queue_dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
+    let mut pickup = FifoServer::start(&queue_dir.endpoint("public", "pickup"));
 
-    let listener = UnixListener::bind(queue.join("public/qmgr")).expect("bind");
-    std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let mut buf = [0u8; 1024];
-            while let Ok(n) = stream.read(&mut buf) {
-                if n == 0 || buf[..n].contains(&0) {
-                    break;
-                }
-            }
-        }
-    });
-    let fifo = queue.join("public/pickup");
-    assert!(Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo")
-        .success());
-    let mut reader = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&fifo)
-        .expect("open fifo");
-
-    let ours = PathBuf::from(env!("CARGO_BIN_EXE_postkick"));
+    let ours = our_postkick();
     let theirs = postfix_postkick();
     let have_postfix = theirs.exists();
     if !have_postfix {
@@ -176,8 +135,7 @@ fn main() {
             if have_postfix {
                 their_samples.push(measure(&theirs, &args));
             }
-            let mut sink = [0u8; 4096];
-            while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
+            pickup.drain();
         }
         let summary = |samples: &[Sample]| {
             (
@@ -205,7 +163,7 @@ fn main() {
         }
     }
     throughput(
-        &config,
+        config,
         &queue.join("public/qmgr"),
         &ours,
         have_postfix.then_some(theirs.as_path()),

@@ -22,6 +22,17 @@ fn start(setup: &Setup) -> Daemon {
     setup.start(&[])
 }
 
+/// Like [`start`], through a wrapper script that runs postkickd.
+fn start_through(wrapper: &std::path::Path, setup: &Setup) -> Daemon {
+    let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
+    Daemon::start_with_program(
+        wrapper,
+        &setup.rules,
+        &[],
+        &setup.dir.root.join("daemon.log"),
+    )
+}
+
 /// Log lines of one rule.
 fn lines_of(daemon: &Daemon, rule: &str) -> Vec<String> {
     let needle = format!("rule={rule} ");
@@ -135,13 +146,7 @@ fn private_without_permission_names_the_fix() {
     )
     .expect("chmod");
     let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
-    let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
-    let daemon = Daemon::start_with_program(
-        &wrapper,
-        &setup.rules,
-        &[],
-        &setup.dir.root.join("daemon.log"),
-    );
+    let daemon = start_through(&wrapper, &setup);
     daemon.wait_for_log("outcome=failed", 1, Duration::from_secs(10));
     let text = daemon.log_text();
     assert!(text.contains("Permission denied"), "{text}");
@@ -388,11 +393,7 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
 /// rule already polls.
 #[test]
 fn blind_file_systems_are_named_at_start_up() {
-    let have_unshare = Command::new("sh")
-        .args(["-c", "command -v unshare"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !common::require("unshare", have_unshare) {
+    if !common::have_program("unshare") {
         return;
     }
     let setup = Setup::new("rules: []\n");
@@ -402,9 +403,9 @@ fn blind_file_systems_are_named_at_start_up() {
     }
     let merged = layers.join("merged");
     let wrapper = setup.dir.root.join("in-overlay.sh");
-    std::fs::write(
+    common::write_script(
         &wrapper,
-        format!(
+        &format!(
             "#!/bin/sh\nexec unshare -m sh -c 'mount -t overlay overlay -o lowerdir={l},upperdir={u},workdir={w} {m} && exec \"$0\" \"$@\"' {bin} \"$@\"\n",
             l = layers.join("lower").display(),
             u = layers.join("upper").display(),
@@ -412,25 +413,13 @@ fn blind_file_systems_are_named_at_start_up() {
             m = merged.display(),
             bin = binary().display(),
         ),
-    )
-    .expect("write wrapper");
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+    );
     for (poll, warned) in [("", true), ("    poll: 30s\n", false)] {
         setup.write_rules(&format!(
             "rules:\n  - name: drop\n    watch: {}\n{poll}    kick: public pickup W\n",
             merged.display()
         ));
-        let _normal_limit = INOTIFY_LIMIT.read().unwrap_or_else(|e| e.into_inner());
-        let daemon = Daemon::start_with_program(
-            &wrapper,
-            &setup.rules,
-            &[],
-            &setup.dir.root.join("daemon.log"),
-        );
+        let daemon = start_through(&wrapper, &setup);
         let text = daemon.log_text();
         assert_eq!(
             text.contains(

@@ -16,15 +16,6 @@ use common::{
 
 const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/systemd/postkickd.service");
 
-/// True when `program` can run here; under `CI=true` it must.
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    common::require(program, found)
-}
-
 /// The unit with its binary pointed at the one this build made.
 fn unit_copy(dir: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(UNIT).expect("read unit");
@@ -36,7 +27,7 @@ fn unit_copy(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn unit_passes_systemd_analyze_verify() {
-    if !have("systemd-analyze") {
+    if !common::have_program("systemd-analyze") {
         return;
     }
     let tmp = traversable_tempdir();
@@ -55,7 +46,7 @@ fn unit_passes_systemd_analyze_verify() {
 
 #[test]
 fn unit_exposure_is_at_most_1_5() {
-    if !have("systemd-analyze") {
+    if !common::have_program("systemd-analyze") {
         return;
     }
     let tmp = traversable_tempdir();
@@ -82,7 +73,7 @@ fn unit_exposure_is_at_most_1_5() {
 /// socket and opening a FIFO must still work there.
 #[test]
 fn endpoints_on_a_read_only_bind_mount_still_take_kicks() {
-    if !have("unshare") {
+    if !common::have_program("unshare") {
         return;
     }
     let tmp = traversable_tempdir();
@@ -113,7 +104,9 @@ fn endpoints_on_a_read_only_bind_mount_still_take_kicks() {
 /// real Postfix's public/pickup and private/anvil.
 #[test]
 fn unprivileged_daemon_kicks_a_real_postfix() {
-    if !postfix_installed("unprivileged_daemon_kicks_a_real_postfix") || !have("setpriv") {
+    if !postfix_installed("unprivileged_daemon_kicks_a_real_postfix")
+        || !common::have_program("setpriv")
+    {
         return;
     }
     let instance = postfix::Instance::start(&postfix::Options::default());

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::config::{self, ConfigWarning, LoadOptions};
+use crate::config::{self, ConfigWarning};
 use crate::rules::{self, Diagnostic, RuleSet, RulesError, Trigger};
 
 /// Exit status of a usable rules file.
@@ -44,13 +44,7 @@ pub fn check(rules_path: &Path, config_directory: Option<&Path>) -> u8 {
         Ok(rules) => rules,
         Err(status) => return status,
     };
-    let chosen = config_directory.or(rules.config_directory.as_deref());
-    let directory = config::config_directory(chosen.map(Path::as_os_str));
-    let options = LoadOptions {
-        config_directory: directory.clone(),
-        process_name: b"postkickd".to_vec(),
-        untrusted: false,
-    };
+    let options = super::main_cf_options(&rules, config_directory);
     let mut warnings: Vec<Diagnostic> = Vec::new();
     let mut config_warnings = Vec::new();
     let queue = match config::load(&options, &mut |w: ConfigWarning| config_warnings.push(w)) {
@@ -60,7 +54,7 @@ pub fn check(rules_path: &Path, config_directory: Option<&Path>) -> u8 {
                 position: None,
                 message: format!(
                     "cannot read {}/main.cf ({}): endpoints and relative watch directories are not checked",
-                    Path::new(&directory).display(),
+                    Path::new(&options.config_directory).display(),
                     String::from_utf8_lossy(&err.message())
                 ),
             });

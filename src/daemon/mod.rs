@@ -97,19 +97,25 @@ pub fn load(
     config_directory: Option<&std::path::Path>,
 ) -> Result<Loaded, DaemonError> {
     let rules = rules::load(rules_path)?;
-    let chosen = config_directory.or(rules.config_directory.as_deref());
-    let directory = config::config_directory(chosen.map(|p| p.as_os_str()));
-    let options = LoadOptions {
-        config_directory: directory.clone(),
-        process_name: b"postkickd".to_vec(),
-        untrusted: false,
-    };
+    let options = main_cf_options(&rules, config_directory);
+    let directory = options.config_directory.clone();
     let mut warn = |w: ConfigWarning| tracing::warn!("main.cf: {w}");
     let main_cf = config::load(&options, &mut warn).map_err(|error| DaemonError::Config {
         directory: PathBuf::from(directory).display().to_string(),
         error,
     })?;
     Ok(Loaded { rules, main_cf })
+}
+
+/// How to read the `main.cf` a rules file uses: `-c`, else the file's
+/// `postfix.config_directory`, else `$MAIL_CONFIG`, else `/etc/postfix`.
+fn main_cf_options(rules: &RuleSet, config_directory: Option<&std::path::Path>) -> LoadOptions {
+    let chosen = config_directory.or(rules.config_directory.as_deref());
+    LoadOptions {
+        config_directory: config::config_directory(chosen.map(|p| p.as_os_str())),
+        process_name: b"postkickd".to_vec(),
+        untrusted: false,
+    }
 }
 
 /// One set of running rules.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{wait_for, LogFile};
+use super::{wait_for, write_script, LogFile};
 
 /// The `postkickd` built from this crate.
 pub fn binary() -> PathBuf {
@@ -15,15 +15,12 @@ pub fn binary() -> PathBuf {
 /// Writes `dir/as-USER.sh`, which runs postkickd as `user`:`group` with no
 /// other groups and no new privileges, as the systemd unit does.
 pub fn as_user(dir: &Path, user: &str, group: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let wrapper = dir.join(format!("as-{user}.sh"));
     let script = format!(
         "#!/bin/sh\nexec setpriv --reuid={user} --regid={group} --clear-groups --no-new-privs {} \"$@\"\n",
         binary().display()
     );
-    std::fs::write(&wrapper, script).expect("write wrapper");
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod wrapper");
+    write_script(&wrapper, &script);
     wrapper
 }
 

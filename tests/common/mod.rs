@@ -81,6 +81,21 @@ pub fn require(what: &str, present: bool) -> bool {
     present
 }
 
+/// True when `program` is on the `PATH` (see [`require`]).
+pub fn have_program(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    require(program, found)
+}
+
+/// Writes an executable shell script.
+pub fn write_script(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod script");
+}
+
 /// A temporary directory that other users (the `postfix` user) can traverse.
 pub fn traversable_tempdir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
