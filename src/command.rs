@@ -136,21 +136,17 @@ pub fn run(args: Vec<OsString>) -> u8 {
 }
 
 fn describe_config(diag: &Diagnostics, main_cf: &MainCf) {
-    diag.debug(
-        1,
-        format!(
+    diag.debug(1, || format!(
             "config_directory {}, queue_directory {}, trigger_timeout {}s, application_event_drain_time {}s",
             main_cf.config_directory.display(),
             main_cf.queue_directory.display(),
             main_cf.trigger_timeout.as_secs(),
             main_cf.application_event_drain_time.as_secs(),
-        ),
-    );
+        ));
     for (name, value) in &main_cf.parameters {
-        diag.debug(
-            2,
-            [format!("parameter {name} = ").as_bytes(), value].concat(),
-        );
+        diag.debug(2, || {
+            [format!("parameter {name} = ").as_bytes(), value].concat()
+        });
     }
 }
 
@@ -164,14 +160,15 @@ impl Kick<'_> {
     fn run(&self, diag: &Diagnostics, timeouts: Timeouts) -> u8 {
         let path = trigger::endpoint_path(Path::new(""), self.class, self.service);
         let shown = path.as_os_str().as_bytes();
-        diag.debug(2, [&b"unix_trigger: service "[..], shown].concat());
-        if let Some(known) = services::lookup(self.service) {
-            let effect = known.effect(self.request);
-            if effect.is_useless() {
-                diag.debug(
-                    1,
-                    [known.name.as_bytes(), b": ", effect.to_string().as_bytes()].concat(),
-                );
+        diag.debug(2, || [&b"unix_trigger: service "[..], shown].concat());
+        if diag.verbose > 0 {
+            let useless = services::lookup(self.service)
+                .map(|known| (known.name, known.effect(self.request)))
+                .filter(|(_, effect)| effect.is_useless());
+            if let Some((name, effect)) = useless {
+                diag.debug(1, || {
+                    [name.as_bytes(), b": ", effect.to_string().as_bytes()].concat()
+                });
             }
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -200,20 +197,18 @@ impl Kick<'_> {
 
     fn describe(&self, diag: &Diagnostics, shown: &[u8], report: &Report) {
         let about = |text: String| [shown, b": ", text.as_bytes()].concat();
-        diag.debug(
-            1,
+        diag.debug(1, || {
             about(format!(
                 "{}, wrote {} bytes",
                 report.kind.as_str(),
                 report.bytes_written
-            )),
-        );
+            ))
+        });
         if let Some(failure) = &report.write_failure {
             if failure.is_peer_closed_after_request() {
-                diag.debug(
-                    1,
-                    about("server closed after reading the request; kick delivered".into()),
-                );
+                diag.debug(1, || {
+                    about("server closed after reading the request; kick delivered".into())
+                });
             } else if diag.verbose > 0 {
                 let transport: &[u8] = match report.kind {
                     trigger::EndpointKind::Fifo => b"fifo_trigger: write ",
@@ -229,26 +224,24 @@ impl Kick<'_> {
         match report.peer {
             PeerOutcome::NotWaited => {}
             PeerOutcome::Closed(after) => {
-                diag.debug(
-                    1,
+                diag.debug(1, || {
                     about(format!(
                         "server closed after {:.3} ms",
                         after.as_secs_f64() * 1e3
-                    )),
-                );
+                    ))
+                });
             }
             PeerOutcome::ReadTimeout(_) => {
                 let text = [&b"unix_trigger_event: read timeout for service "[..], shown].concat();
                 diag.line(Level::Warning, &text);
             }
             PeerOutcome::DrainExpired(after) => {
-                diag.debug(
-                    1,
+                diag.debug(1, || {
                     about(format!(
                         "server still open after {:.3} s; leaving",
                         after.as_secs_f64()
-                    )),
-                );
+                    ))
+                });
             }
         }
     }

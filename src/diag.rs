@@ -96,10 +96,11 @@ impl Diagnostics {
         let _ = std::io::stderr().lock().write_all(line);
     }
 
-    /// Prints an information line when at least `level` `-v` are in force.
-    pub fn debug(&self, level: usize, text: impl AsRef<[u8]>) {
+    /// Prints an information line when at least `level` `-v` are in force;
+    /// `text` is only built then, so quiet runs pay nothing for it.
+    pub fn debug<T: AsRef<[u8]>>(&self, level: usize, text: impl FnOnce() -> T) {
         if self.verbose >= level {
-            self.line(Level::Info, text.as_ref());
+            self.line(Level::Info, text().as_ref());
         }
     }
 }
