@@ -9,16 +9,15 @@
 //! number of single drops, 1000 by default). Prints figures; asserts
 //! nothing.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::daemon::Daemon;
-use common::proc::{rss_kib, wakeups};
-use common::{postfix, traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
+use postkick_testkit::daemon::Daemon;
+use postkick_testkit::proc::{rss_kib, wakeups};
+use postkick_testkit::{
+    postfix, traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer,
+};
 
 const DROPS: usize = 40;
 
@@ -81,7 +80,7 @@ fn maildrop_latency() {
     });
     let submit = instance.sendmail_config("nowhere");
     let rules = instance.root.join("rules.yaml");
-    common::rules::write(
+    postkick_testkit::rules::write(
         &rules,
         &instance.config,
         "rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    kick: public pickup W\n",
@@ -123,7 +122,7 @@ fn burst(files: usize) {
     std::fs::create_dir(&watched).expect("mkdir");
     let pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    common::rules::write(
+    postkick_testkit::rules::write(
         &rules,
         &dir.config,
         "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
@@ -159,7 +158,7 @@ fn cron_seconds(seconds: u64) {
     let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
     let qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    common::rules::write(
+    postkick_testkit::rules::write(
         &rules,
         &dir.config,
         "rules:\n  - name: tick\n    cron: \"* * * * * *\"\n    kick: public qmgr I\n",
@@ -254,7 +253,7 @@ fn event_latency(drops: usize) {
     println!("file event (write and close) to kick arriving at a socket endpoint, {drops} single drops 100 ms apart:");
     let bench = EventBench::new();
     let rules = bench.tmp.path().join("rules.yaml");
-    common::rules::write(
+    postkick_testkit::rules::write(
         &rules,
         &bench.dir.config,
         "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
@@ -263,7 +262,7 @@ fn event_latency(drops: usize) {
         let _daemon = Daemon::start(&rules, &[], &bench.tmp.path().join("daemon.log"));
         report("postkickd", &bench.drops(drops, "postkickd"));
     }
-    let postfix_postkick = common::postfix_postkick();
+    let postfix_postkick = postkick_testkit::postfix_postkick();
     let postkick = postfix_postkick
         .exists()
         .then(|| postfix_postkick.to_str().expect("utf8 path"));

@@ -11,14 +11,13 @@
 
 #![allow(unsafe_code)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{our_postkick, postfix_postkick, FifoServer, QueueDir, ServerStyle, SocketServer};
+use postkick_testkit::{
+    our_postkick, postfix_postkick, FifoServer, QueueDir, ServerStyle, SocketServer,
+};
 
 struct Sample {
     wall: Duration,
@@ -68,11 +67,11 @@ fn throughput(config: &Path, socket: &Path, ours: &Path, theirs: Option<&Path>) 
         .enable_time()
         .build()
         .expect("runtime");
-    let timeouts = postkick::trigger::Timeouts::within(Duration::from_secs(10));
+    let timeouts = postkick::postfix::endpoint::Timeouts::within(Duration::from_secs(10));
     let started = Instant::now();
     runtime.block_on(async {
         for _ in 0..LIBRARY_KICKS {
-            postkick::trigger::kick(socket, b"W", timeouts)
+            postkick::postfix::endpoint::kick(socket, b"W", timeouts)
                 .await
                 .expect("kick");
         }

@@ -8,14 +8,11 @@
 //! end, and every kick the daemon logged as delivered counted against what
 //! the endpoint received. Prints figures; asserts nothing.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::daemon::Daemon;
-use common::proc::{cpu_ticks, open_fds, status_field, wakeups};
-use common::{traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
+use postkick_testkit::daemon::{events_in, Daemon};
+use postkick_testkit::proc::{cpu_ticks, open_fds, status_field, wakeups};
+use postkick_testkit::{traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
 
 /// A rules file of `cron` cron rules and `watch` watch rules, each watching
 /// its own directory, kicking endpoints that exist.
@@ -76,7 +73,7 @@ fn scale() {
     let rss = status_field(daemon.pid(), "VmRSS:");
     let reload_started = Instant::now();
     daemon.signal("HUP");
-    daemon.wait_for_log("reloaded:", 1, Duration::from_secs(60));
+    daemon.wait_for_event("event", "reloaded", 1, Duration::from_secs(60));
     let reload = reload_started.elapsed();
     println!(
         "1,000 rules (500 cron, 500 watch over 100 directories): start-up to ready {:.1} ms, RSS {rss} KiB, reload {:.1} ms",
@@ -114,20 +111,16 @@ fn soak(seconds: u64) {
     }
     let (rss1, fds1) = (status_field(pid, "VmRSS:"), open_fds(pid));
     let (status, _) = daemon.stop_with("TERM");
-    let logged = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("outcome=delivered"))
+    let events = events_in(&log);
+    let logged = events
+        .iter()
+        .filter(|e| e.is("outcome", "delivered"))
         .count();
     let received = wait_for(Duration::from_secs(10), "the endpoint to settle", || {
         let n = qmgr.received.count();
         (n >= logged).then_some(n)
     });
-    let failed = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("outcome=failed"))
-        .count();
+    let failed = events.iter().filter(|e| e.is("outcome", "failed")).count();
     println!(
         "soak {seconds} s, 50 rules every 50 ms (1,000 kicks/s), SIGHUP every 10 s ({reloads} reloads): \
          {logged} kicks logged delivered, {received} received, {failed} failed; \

@@ -1,26 +1,31 @@
 //! postkick: kick Postfix services, by hand or by rule.
 //!
-//! The crate holds everything both programs share: reading Postfix's
-//! `main.cf` ([`config`]), delivering a kick to a trigger endpoint
-//! ([`trigger`]), and knowing what each Postfix service does with a raw
-//! request ([`services`]). The `postkick` command ([`command`]) is a drop-in
-//! replacement for Postfix's own; the `postkickd` daemon ([`daemon`]) runs
-//! a rules file ([`rules`]) of timers ([`schedule`]) and directory watches
-//! ([`watch`]). Binaries in `src/bin/` only parse their arguments and call
-//! into here.
+//! The tree is the architecture. [`postfix`] is everything that talks to
+//! Postfix: its `main.cf`, its services, and the core sender that delivers
+//! a kick to a trigger endpoint. [`postkick`] is the drop-in command built
+//! on it. [`rules`] is the rules file: its model and its validation.
+//! [`postkickd`] is the daemon: it resolves a rules file and `main.cf`
+//! into a plan once, runs each planned rule's trigger source, and hands
+//! the kicks to one kicker per rule, which calls the sender. Data flows
+//! one way: rules file + `main.cf` → plan → sources → kicker → sender.
+//! Binaries in `src/bin/` only parse their arguments and call into here;
+//! [`exit`] and the runtime builder are shared by both.
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod command;
-pub mod config;
-pub mod daemon;
-pub mod diag;
-pub mod endpoints;
-pub mod getopt;
+pub mod exit;
+pub mod postfix;
+pub mod postkick;
+pub mod postkickd;
 pub mod rules;
-pub mod schedule;
-pub mod services;
-pub(crate) mod sys;
-pub mod trigger;
-pub mod watch;
+mod sys;
+
+/// The single-threaded Tokio runtime every program here runs on: kicks are
+/// asynchronous, and one thread is all they need.
+pub(crate) fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+}

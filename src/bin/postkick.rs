@@ -1,6 +1,6 @@
 //! `postkick [-c config_dir] [-v] class service request`: see
-//! [`postkick::command`].
+//! [`postkick::postkick`].
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(postkick::command::run(std::env::args_os().collect()))
+    postkick::postkick::run(std::env::args_os().collect()).into()
 }

@@ -1,10 +1,11 @@
 //! `postkickd`: kicks Postfix services from YAML rules. See
-//! [`postkick::daemon`] and `postkickd --help`.
+//! [`postkick::postkickd`] and `postkickd --help`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use postkick::postkickd::{self, LogFormat, RunOptions};
 use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
@@ -17,6 +18,9 @@ struct Cli {
     /// More log detail (-v debug, -vv trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// The form of log lines: text for people, json for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,45 +75,29 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let status = match cli.command {
+    let result = match cli.command {
         Command::Run {
             rules,
             config_directory,
             dry_run,
         } => {
-            postkick::daemon::init_logging(cli.verbose);
-            let options = postkick::daemon::RunOptions {
+            postkickd::init_logging(cli.verbose, cli.log_format);
+            postkickd::run(&RunOptions {
                 rules_path: rules,
                 config_directory,
                 dry_run,
-            };
-            report(postkick::daemon::run(&options))
+            })
         }
         Command::Demo { seconds } => {
-            postkick::daemon::init_logging(cli.verbose);
-            report(postkick::daemon::demo(seconds))
+            postkickd::init_logging(cli.verbose, cli.log_format);
+            postkickd::demo(seconds)
         }
-        Command::Endpoints { dir, rules } => {
-            report(postkick::daemon::endpoints(&dir, rules.as_deref()))
-        }
+        Command::Endpoints { dir, rules } => postkickd::endpoints(&dir, rules.as_deref()),
         Command::Check {
             rules,
             config_directory,
-        } => postkick::daemon::check(&rules, config_directory.as_deref()),
-        Command::Next { rules, count } => postkick::daemon::next(&rules, count),
+        } => postkickd::check(&rules, config_directory.as_deref()),
+        Command::Next { rules, count } => postkickd::next(&rules, count),
     };
-    ExitCode::from(status)
-}
-
-/// Exit status 0, or 1 after logging every line of the error.
-fn report(result: Result<(), postkick::daemon::DaemonError>) -> u8 {
-    match result {
-        Ok(()) => 0,
-        Err(err) => {
-            for line in err.to_string().lines() {
-                eprintln!("postkickd: {line}");
-            }
-            1
-        }
-    }
+    postkickd::exit(result).into()
 }

@@ -23,7 +23,7 @@ pub enum Step {
 }
 
 /// A path from the document root.
-pub type Path = Vec<Step>;
+pub type NodePath = Vec<Step>;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,18 +46,18 @@ impl Position {
 /// The positions of a document's keys and values.
 #[derive(Debug, Default)]
 pub struct PositionIndex {
-    keys: HashMap<Path, Position>,
-    values: HashMap<Path, Position>,
+    keys: HashMap<NodePath, Position>,
+    values: HashMap<NodePath, Position>,
 }
 
 enum Frame {
     Mapping {
-        path: Path,
+        path: NodePath,
         key: Option<String>,
         awaiting_key: bool,
     },
     Sequence {
-        path: Path,
+        path: NodePath,
         next: usize,
     },
 }
@@ -70,12 +70,12 @@ struct Builder {
     /// contents have no path.
     ignored_depth: usize,
     /// A mapping value whose position is its first key's.
-    pending_mapping: Option<Path>,
+    pending_mapping: Option<NodePath>,
 }
 
 impl Builder {
     /// The path a new node gets, or `None` when it is a mapping key.
-    fn place(&mut self, marker: Marker, key_text: Option<&str>) -> Option<Path> {
+    fn place(&mut self, marker: Marker, key_text: Option<&str>) -> Option<NodePath> {
         let position = Position::from_marker(marker);
         if let Some(path) = self.pending_mapping.take() {
             self.index.values.entry(path).or_insert(position);

@@ -1,11 +1,18 @@
 use super::*;
-use std::path::Path;
 
 fn errors(text: &str) -> Vec<String> {
     parse(text)
         .expect_err("invalid")
         .iter()
         .map(|d| d.render("rules.yaml"))
+        .collect()
+}
+
+fn kinds(text: &str) -> Vec<RuleErrorKind> {
+    parse(text)
+        .expect_err("invalid")
+        .into_iter()
+        .map(|e| e.kind)
         .collect()
 }
 
@@ -96,12 +103,19 @@ fn yaml_syntax_errors_stop_at_the_first() {
 #[test]
 fn keys_that_belong_to_other_triggers_are_refused() {
     let found =
-        errors("rules:\n  - name: x\n    every: 1m\n    timezone: UTC\n    kick: public qmgr I\n");
-    assert_eq!(found.len(), 1);
-    assert!(
-        found[0].contains("timezone applies only to cron rules"),
-        "{found:?}"
+        kinds("rules:\n  - name: x\n    every: 1m\n    timezone: UTC\n    kick: public qmgr I\n");
+    assert_eq!(
+        found,
+        [RuleErrorKind::KeyNotForKind {
+            key: "timezone".into(),
+            owners: vec!["cron"],
+            rule: RuleLabel(Some("x".into())),
+            kind: "every",
+        }]
     );
+    assert!(found[0]
+        .to_string()
+        .contains("timezone applies only to cron rules"));
 }
 
 #[test]
@@ -145,7 +159,16 @@ fn empty_and_wrongly_shaped_files() {
         errors(""),
         vec!["rules.yaml: the rules file is empty: add a \"rules:\" list"]
     );
+    assert_eq!(kinds(""), [RuleErrorKind::EmptyFile]);
+    assert!(matches!(
+        kinds("- a\n")[0],
+        RuleErrorKind::WrongType {
+            expected: Expected::Mapping,
+            ..
+        }
+    ));
     assert!(errors("- a\n")[0].contains("must be a mapping"));
+    assert_eq!(kinds("postfix: {}\n"), [RuleErrorKind::NoRulesList]);
     assert!(errors("postfix: {}\n")[0].contains("no \"rules:\" list"));
 }
 
@@ -174,24 +197,29 @@ fn ready_is_any_or_executable() {
         Trigger::Watch { ready, .. } => assert_eq!(*ready, Some(Readiness::Executable)),
         other => panic!("{other:?}"),
     }
-    let found = errors(
+    let found = kinds(
         "rules:\n  - name: x\n    watch: /srv/drop\n    ready: soon\n    kick: public pickup W\n",
     );
-    assert!(
-        found[0].contains("ready \"soon\" must be \"any\" or \"executable\""),
-        "{found:?}"
-    );
-    let queue = Path::new("/var/spool/postfix");
     assert_eq!(
-        Readiness::default_for(Path::new("maildrop"), queue),
-        Readiness::Executable
+        found,
+        [RuleErrorKind::BadReady {
+            text: "soon".into()
+        }]
     );
+    assert!(found[0]
+        .to_string()
+        .contains("ready \"soon\" must be \"any\" or \"executable\""));
+}
+
+#[test]
+fn every_rule_key_is_listed_once_in_table_order() {
+    let found =
+        kinds("rules:\n  - name: x\n    every: 1m\n    kick: public qmgr I\n    bogus: 1\n");
+    let [RuleErrorKind::UnknownKey { expected, .. }] = found.as_slice() else {
+        panic!("{found:?}");
+    };
     assert_eq!(
-        Readiness::default_for(Path::new("/var/spool/postfix/maildrop"), queue),
-        Readiness::Executable
-    );
-    assert_eq!(
-        Readiness::default_for(Path::new("/srv/drop"), queue),
-        Readiness::Any
+        expected.join(", "),
+        "name, cron, every, watch, timezone, jitter, pattern, debounce, poll, ready, kick, timeout, retry, enabled, on_start"
     );
 }

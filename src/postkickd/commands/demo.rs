@@ -1,0 +1,112 @@
+//! `postkickd demo` and `postkickd endpoints`: the daemon without a mail system.
+//!
+//! `demo` builds a throw-away test queue (see [`super::test_queue`]) in the
+//! temporary directory, runs demonstration rules against it for a few
+//! seconds, drops files into its maildrop, prints every kick the stand-in
+//! endpoints receive, and removes the directory. `endpoints DIR` builds the
+//! same test queue in `DIR` for a rules file under trial and serves it until
+//! interrupted. Neither touches a real Postfix queue.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::test_queue::{self, Received};
+use crate::postkickd::serve::{serve, StopSignals};
+use crate::postkickd::{DaemonError, RunOptions};
+use crate::rules;
+
+const DEMO_RULES: &str = r#"rules:
+  - name: pickup-on-maildrop
+    watch: maildrop
+    ready: any
+    kick: public pickup W
+  - name: deferred-every-2s
+    every: 2s
+    kick: {class: public, service: qmgr, request: D}
+  - name: incoming-on-the-third-second
+    cron: "*/3 * * * * *"
+    kick: public qmgr I
+  - name: flush-at-start
+    every: 1h
+    on_start: true
+    kick: public flush W
+"#;
+
+fn print(received: Received) {
+    println!(
+        "endpoint {} received {:?}",
+        received.endpoint,
+        String::from_utf8_lossy(&received.request)
+    );
+}
+
+/// Runs the demonstration for `seconds`.
+pub fn demo(seconds: u64) -> Result<(), DaemonError> {
+    let dir = std::env::temp_dir().join(format!("postkickd-demo-{}", std::process::id()));
+    let runtime = crate::runtime().map_err(DaemonError::setup("the runtime"))?;
+    let result = runtime.block_on(async {
+        let queue = test_queue::create(&dir, &[]).map_err(DaemonError::setup("the demo queue"))?;
+        let rules_path = dir.join("rules.yaml");
+        let text = format!(
+            "postfix:\n  config_directory: {}\n{DEMO_RULES}",
+            queue.config_directory.display()
+        );
+        std::fs::write(&rules_path, &text).map_err(DaemonError::setup("the demo rules"))?;
+        println!(
+            "demo: a test queue in {}, no mail system needed",
+            dir.display()
+        );
+        println!("demo: rules ({}):\n{DEMO_RULES}", rules_path.display());
+        let maildrop = queue.queue_directory.join("maildrop");
+        let options = RunOptions {
+            rules_path,
+            config_directory: None,
+            dry_run: false,
+        };
+        let dropper = async {
+            for n in 1.. {
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+                let file = maildrop.join(format!("message-{n}"));
+                if std::fs::write(&file, b"demo").is_ok() {
+                    println!("demo: dropped {}", file.display());
+                }
+            }
+        };
+        tokio::select! {
+            () = queue.serve(print) => Ok(()),
+            () = dropper => Ok(()),
+            result = serve(&options, tokio::time::sleep(Duration::from_secs(seconds))) => result,
+        }
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Serves a test queue in `dir` for the services `rules_path` names (if
+/// given) and every catalog service, until SIGINT or SIGTERM.
+pub fn endpoints(dir: &Path, rules_path: Option<&Path>) -> Result<(), DaemonError> {
+    let extra: Vec<(String, String)> = match rules_path {
+        Some(path) => rules::load(path)?
+            .rules
+            .into_iter()
+            .map(|r| (r.target.class, r.target.service))
+            .collect(),
+        None => Vec::new(),
+    };
+    let runtime = crate::runtime().map_err(DaemonError::setup("the runtime"))?;
+    runtime.block_on(async {
+        let queue = test_queue::create(dir, &extra).map_err(DaemonError::setup("the test queue"))?;
+        let mut stop_signals = StopSignals::install()?;
+        let shown: PathBuf = queue.config_directory.clone();
+        println!(
+            "endpoints: test queue {} ready; try: postkickd run --rules RULES -c {}   (Ctrl-C ends)",
+            queue.queue_directory.display(),
+            shown.display()
+        );
+        tokio::select! {
+            () = queue.serve(print) => {}
+            () = stop_signals.recv() => {}
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,14 @@
+//! The commands beside `run`: `check` and `next` read and report, `demo`
+//! and `endpoints` run the daemon against a throw-away test queue.
+//!
+//! None of them sends a kick to a real Postfix or changes a file outside
+//! the test queue it was given.
+
+mod check;
+mod demo;
+mod next;
+mod test_queue;
+
+pub use check::check;
+pub use demo::{demo, endpoints};
+pub use next::next;

@@ -1,0 +1,122 @@
+//! Stand-in trigger endpoints: a test queue directory that needs no Postfix.
+//!
+//! It creates `DIR/main.cf` (pointing at `DIR/queue`) and, below the queue,
+//! a listening UNIX-domain socket for every service Postfix ships (and any
+//! other the caller names), plus an empty `maildrop/`. Each socket reads
+//! one request the way a Postfix trigger server does (up to the NUL, at
+//! most 1024 bytes), reports it, and closes. It is for demonstrations and
+//! for dry runs of a new rules file; it never talks to a real Postfix and
+//! it refuses a directory that already has a queue in it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixListener;
+
+use crate::postfix::services;
+
+/// What a stand-in endpoint received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Received {
+    /// `class/service`.
+    pub endpoint: String,
+    /// The request, without the NUL.
+    pub request: Vec<u8>,
+}
+
+/// A test queue directory with listening endpoints.
+pub(crate) struct TestQueue {
+    /// The directory holding `main.cf` (use it with `-c`).
+    pub config_directory: PathBuf,
+    /// The queue directory.
+    pub queue_directory: PathBuf,
+    listeners: Vec<(String, UnixListener)>,
+}
+
+/// Creates a test queue in `dir` with endpoints for every catalog service
+/// and for each of `extra` (`(class, service)`). Must run inside a Tokio
+/// runtime.
+pub(crate) fn create(dir: &Path, extra: &[(String, String)]) -> io::Result<TestQueue> {
+    let queue = dir.join("queue");
+    if queue.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} already exists: choose an empty directory",
+                queue.display()
+            ),
+        ));
+    }
+    for sub in ["public", "private", "maildrop"] {
+        std::fs::create_dir_all(queue.join(sub))?;
+    }
+    std::fs::write(
+        dir.join("main.cf"),
+        format!(
+            "# A test queue made by postkickd; no Postfix runs here.\nqueue_directory = {}\n",
+            queue.display()
+        ),
+    )?;
+    let mut names: Vec<(String, String)> = services::all()
+        .iter()
+        .filter(|s| s.name != "postlog")
+        .map(|s| (s.class.as_str().to_owned(), s.name.to_owned()))
+        .collect();
+    names.extend(extra.iter().cloned());
+    names.sort();
+    names.dedup();
+    let mut listeners = Vec::new();
+    for (class, service) in names {
+        std::fs::create_dir_all(queue.join(&class))?;
+        let listener = UnixListener::bind(queue.join(&class).join(&service))?;
+        listeners.push((format!("{class}/{service}"), listener));
+    }
+    Ok(TestQueue {
+        config_directory: dir.to_owned(),
+        queue_directory: queue,
+        listeners,
+    })
+}
+
+impl TestQueue {
+    /// Serves every endpoint until the future is dropped, calling `report`
+    /// for each request.
+    pub async fn serve(self, report: impl Fn(Received) + Clone + Send + 'static) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (endpoint, listener) in self.listeners {
+            let report = report.clone();
+            tasks.spawn(async move {
+                loop {
+                    let Ok((mut stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    let read = async {
+                        while request.len() < 1024 {
+                            match stream.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    request.extend_from_slice(&buf[..n]);
+                                    if request.contains(&0) {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+                    if let Some(nul) = request.iter().position(|&b| b == 0) {
+                        request.truncate(nul);
+                    }
+                    report(Received {
+                        endpoint: endpoint.clone(),
+                        request,
+                    });
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}

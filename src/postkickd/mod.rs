@@ -1,0 +1,132 @@
+//! `postkickd`: runs a rules file's kicks until told to stop.
+//!
+//! The rules file and the `main.cf` it points at are read with the
+//! daemon's privileges and trusted only after validation; together they
+//! become a `plan` once, which every command uses. `serve` runs
+//! generations of a plan and owns the daemon's life (ready, reload, stop);
+//! `sources` raise each rule's `pending` kick; one `kicker` per rule
+//! sends it through the core sender. `commands` are the read-only and
+//! demonstration commands; `lint` is what `check` adds to validation.
+//! Every command returns a `Result`; [`exit`] turns it into lines on
+//! stderr and an [`Exit`], the one place that happens.
+
+mod commands;
+mod kicker;
+mod lint;
+mod logging;
+mod pending;
+mod plan;
+mod serve;
+mod sources;
+mod stop;
+mod systemd;
+
+pub use commands::{check, demo, endpoints, next};
+pub use logging::{init as init_logging, LogFormat};
+pub use serve::run;
+
+use std::path::{Path, PathBuf};
+
+use crate::exit::Exit;
+use crate::postfix::config::{self, ConfigError, ConfigWarning, LoadOptions, MainCf};
+use crate::rules::{self, RuleSet, RulesError};
+use plan::Plan;
+pub use sources::watch::WatchError;
+
+/// What `postkickd run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The rules file.
+    pub rules_path: PathBuf,
+    /// `-c`: overrides the rules file's `postfix.config_directory`.
+    pub config_directory: Option<PathBuf>,
+    /// Log the kicks instead of sending them.
+    pub dry_run: bool,
+}
+
+/// Why a command failed, or the daemon could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The rules file is unreadable or invalid.
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    /// `main.cf` is unreadable or invalid.
+    #[error("{directory}/main.cf: {}; fix it, or point postfix.config_directory in the rules file (or -c) at the right directory", String::from_utf8_lossy(&error.message()))]
+    Config {
+        /// The configuration directory.
+        directory: String,
+        /// Postfix's words for the problem.
+        error: ConfigError,
+    },
+    /// The file watcher could not start.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The runtime, a signal handler or a test queue could not be set up.
+    #[error("cannot set up {what}: {source}")]
+    Setup {
+        /// What.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Wraps an I/O error from setting up `what`.
+    fn setup(what: &'static str) -> impl Fn(std::io::Error) -> DaemonError {
+        move |source| DaemonError::Setup { what, source }
+    }
+
+    /// True when the message starts with the file it is about.
+    fn names_its_file(&self) -> bool {
+        matches!(self, Self::Rules(_) | Self::Config { .. })
+    }
+}
+
+/// Prints a command's error, if any, and gives its exit status. An error
+/// about a file starts with that file (`FILE:LINE:COLUMN: ...`, as
+/// compilers do); any other starts with `postkickd:`.
+pub fn exit(result: Result<(), DaemonError>) -> Exit {
+    let Err(err) = result else {
+        return Exit::Success;
+    };
+    let prefix = if err.names_its_file() {
+        ""
+    } else {
+        "postkickd: "
+    };
+    for line in err.to_string().lines() {
+        eprintln!("{prefix}{line}");
+    }
+    Exit::Failure
+}
+
+/// Reads the `main.cf` a rules file uses: `-c`, else the file's
+/// `postfix.config_directory`, else `$MAIL_CONFIG`, else `/etc/postfix`.
+fn read_main_cf(
+    rules: &RuleSet,
+    config_directory: Option<&Path>,
+    mut warn: impl FnMut(ConfigWarning),
+) -> Result<MainCf, DaemonError> {
+    let chosen = config_directory.or(rules.config_directory.as_deref());
+    let options = LoadOptions {
+        config_directory: config::config_directory(chosen.map(Path::as_os_str)),
+        process_name: b"postkickd".to_vec(),
+        untrusted: false,
+    };
+    config::load(&options, &mut warn).map_err(|error| DaemonError::Config {
+        directory: PathBuf::from(&options.config_directory)
+            .display()
+            .to_string(),
+        error,
+    })
+}
+
+/// Reads the rules file and its `main.cf`, and resolves them into a plan.
+fn load_plan(rules_path: &Path, config_directory: Option<&Path>) -> Result<Plan, DaemonError> {
+    let rules = rules::load(rules_path)?;
+    let main_cf = read_main_cf(&rules, config_directory, |w| {
+        tracing::warn!("main.cf: {w}");
+    })?;
+    Ok(Plan::resolve(&rules, &main_cf))
+}

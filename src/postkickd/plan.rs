@@ -1,0 +1,158 @@
+//! The plan: a validated rules file resolved against one `main.cf`, once.
+//!
+//! Everything that depends on where Postfix lives is decided here and
+//! nowhere else: each rule's endpoint path, each watched directory as an
+//! absolute path, and when a file in it counts as arrived (`executable`
+//! for the queue's own maildrop, which postdrop finishes by its mode). The
+//! daemon runs a plan, `check` lints one; neither resolves a path again.
+//! It reads nothing and touches nothing: paths are only joined.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::postfix::config::MainCf;
+use crate::postfix::endpoint;
+use crate::rules::schedule::Cron;
+use crate::rules::{Readiness, Rule, RuleSet, Trigger};
+
+/// A rules file resolved against a queue directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Where the endpoints are.
+    pub queue_directory: PathBuf,
+    /// Every rule of the file, disabled ones included, in file order.
+    pub rules: Vec<PlannedRule>,
+}
+
+/// One rule with everything it needs at run time.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedRule {
+    /// The rule as validated.
+    pub rule: Rule,
+    /// `queue_directory/class/service`.
+    pub endpoint: PathBuf,
+    /// What raises it.
+    pub source: Source,
+}
+
+/// What makes a planned rule fire.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A cron schedule, with a random delay of up to `jitter` per fire.
+    Cron {
+        /// The schedule in its zone.
+        schedule: Cron,
+        /// The largest random delay.
+        jitter: Duration,
+    },
+    /// A fixed interval from the daemon's start.
+    Every {
+        /// The interval.
+        period: Duration,
+        /// The largest random delay.
+        jitter: Duration,
+    },
+    /// Files arriving in a directory.
+    Watch(WatchSpec),
+}
+
+/// A watched directory, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct WatchSpec {
+    /// Absolute.
+    pub directory: PathBuf,
+    /// Only file names matching this count.
+    pub pattern: Option<glob::Pattern>,
+    /// Also compare listings this often.
+    pub poll: Option<Duration>,
+    /// When a file counts as arrived.
+    pub ready: Readiness,
+    /// After a kick, events within this window fold into one more kick.
+    pub debounce: Duration,
+}
+
+impl Plan {
+    /// Resolves `rules` against `main_cf`'s queue directory.
+    pub fn resolve(rules: &RuleSet, main_cf: &MainCf) -> Plan {
+        let queue = &main_cf.queue_directory;
+        let rules = rules
+            .rules
+            .iter()
+            .map(|rule| PlannedRule {
+                endpoint: endpoint::locate(
+                    queue,
+                    rule.target.class.as_bytes(),
+                    rule.target.service.as_bytes(),
+                ),
+                source: source(&rule.trigger, queue),
+                rule: rule.clone(),
+            })
+            .collect();
+        Plan {
+            queue_directory: queue.clone(),
+            rules,
+        }
+    }
+
+    /// The rules that run.
+    pub fn enabled(&self) -> impl Iterator<Item = &PlannedRule> {
+        self.rules.iter().filter(|r| r.rule.enabled)
+    }
+}
+
+fn source(trigger: &Trigger, queue: &Path) -> Source {
+    match trigger {
+        Trigger::Cron {
+            schedule, jitter, ..
+        } => Source::Cron {
+            schedule: schedule.clone(),
+            jitter: *jitter,
+        },
+        Trigger::Every { period, jitter } => Source::Every {
+            period: *period,
+            jitter: *jitter,
+        },
+        Trigger::Watch {
+            directory,
+            pattern,
+            debounce,
+            poll,
+            ready,
+        } => {
+            let directory = queue.join(directory);
+            Source::Watch(WatchSpec {
+                ready: ready.unwrap_or_else(|| default_readiness(&directory, queue)),
+                directory,
+                pattern: pattern.clone(),
+                poll: *poll,
+                debounce: *debounce,
+            })
+        }
+    }
+}
+
+/// `executable` for the queue's own `maildrop`, `any` elsewhere.
+fn default_readiness(directory: &Path, queue: &Path) -> Readiness {
+    if directory == queue.join("maildrop") {
+        Readiness::Executable
+    } else {
+        Readiness::Any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queues_own_maildrop_waits_for_the_execute_bit() {
+        let queue = Path::new("/var/spool/postfix");
+        let resolved = |dir: &str| default_readiness(&queue.join(dir), queue);
+        assert_eq!(resolved("maildrop"), Readiness::Executable);
+        assert_eq!(
+            resolved("/var/spool/postfix/maildrop"),
+            Readiness::Executable
+        );
+        assert_eq!(resolved("/srv/drop"), Readiness::Any);
+    }
+}

@@ -1,0 +1,479 @@
+//! Reading a parsed rules document into typed rules, every mistake kept.
+//!
+//! The [`Validator`] walks the YAML value with the [`PositionIndex`] beside
+//! it: each reader returns `None` on a mistake and records a [`RuleError`]
+//! at the node's position, so one run reports every mistake of the file.
+//! Which keys a section has is a table: the top level, `postfix`,
+//! `defaults`, `retry` and `kick` here; a rule's keys are the common ones
+//! below plus what each trigger kind owns ([`super::triggers`]). Nothing
+//! here reads a file or looks at the queue.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
+use super::positions::{NodePath, Position, PositionIndex, Step};
+use super::triggers::{self, Fields};
+use super::{duration, Retry, Rule, RuleSet, Target, MAX_REQUEST_BYTES};
+
+const TOP_KEYS: &[&str] = &["postfix", "defaults", "rules"];
+const POSTFIX_KEYS: &[&str] = &["config_directory"];
+const DEFAULT_KEYS: &[&str] = &["timeout", "retry"];
+const KICK_KEYS: &[&str] = &["class", "service", "request"];
+const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
+/// Keys every rule may have, whatever its trigger.
+const COMMON_RULE_KEYS: &[&str] = &["kick", "timeout", "retry", "enabled", "on_start"];
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+const POSITIVE_UP_TO_AN_HOUR: std::ops::RangeInclusive<Duration> = Duration::from_millis(1)..=HOUR;
+
+/// A mapping's string keys with their values.
+pub(super) type Entries<'v> = Vec<(String, &'v Value)>;
+
+/// The path one key further down.
+pub(super) fn child(path: &[Step], key: &str) -> NodePath {
+    let mut p = path.to_vec();
+    p.push(Step::Key(key.to_owned()));
+    p
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// Every key a rule may have: its name, each trigger kind with the keys
+/// it owns, then the common ones.
+fn rule_keys() -> Vec<&'static str> {
+    let mut keys = vec!["name"];
+    keys.extend(triggers::KINDS.iter().map(|k| k.name));
+    for key in triggers::KINDS.iter().flat_map(|k| k.keys) {
+        if !keys.contains(key) {
+            keys.push(key);
+        }
+    }
+    keys.extend(COMMON_RULE_KEYS);
+    keys
+}
+
+/// Reads a document, collecting every mistake.
+pub(super) struct Validator {
+    index: PositionIndex,
+    pub(super) errors: Vec<RuleError>,
+}
+
+impl Validator {
+    pub(super) fn new(text: &str) -> Self {
+        Self {
+            index: PositionIndex::build(text),
+            errors: Vec::new(),
+        }
+    }
+
+    fn error_at(&mut self, position: Option<Position>, kind: RuleErrorKind) {
+        self.errors.push(RuleError { position, kind });
+    }
+
+    /// A mistake in the value at `path`.
+    pub(super) fn value_error(&mut self, path: &[Step], kind: RuleErrorKind) {
+        let position = self.index.value(path);
+        self.error_at(position, kind);
+    }
+
+    /// A mistake in the key that ends `path`.
+    pub(super) fn key_error(&mut self, path: &[Step], kind: RuleErrorKind) {
+        let position = self.index.key(path);
+        self.error_at(position, kind);
+    }
+
+    fn wrong_type(&mut self, path: &[Step], what: &str, expected: Expected, found: &Value) {
+        self.value_error(
+            path,
+            RuleErrorKind::WrongType {
+                what: what.to_owned(),
+                expected,
+                found: describe(found),
+            },
+        );
+    }
+
+    /// A mapping's entries, with unknown keys reported.
+    fn mapping<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &[Step],
+        what: &str,
+        allowed: &[&'static str],
+    ) -> Option<Entries<'v>> {
+        let Value::Mapping(map) = value else {
+            self.wrong_type(path, what, Expected::Mapping, value);
+            return None;
+        };
+        let mut entries = Vec::new();
+        for (key, item) in map {
+            let Value::String(key) = key else {
+                self.value_error(
+                    path,
+                    RuleErrorKind::KeyNotAName {
+                        what: what.to_owned(),
+                        found: describe(key),
+                    },
+                );
+                continue;
+            };
+            if allowed.contains(&key.as_str()) {
+                entries.push((key.clone(), item));
+            } else {
+                self.key_error(
+                    &child(path, key),
+                    RuleErrorKind::UnknownKey {
+                        key: key.clone(),
+                        what: what.to_owned(),
+                        expected: allowed.to_vec(),
+                    },
+                );
+            }
+        }
+        Some(entries)
+    }
+
+    pub(super) fn string(&mut self, value: &Value, path: &[Step], what: &str) -> Option<String> {
+        match value {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.wrong_type(path, what, Expected::String, other);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, value: &Value, path: &[Step], what: &str) -> Option<bool> {
+        match value {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.wrong_type(path, what, Expected::Boolean, other);
+                None
+            }
+        }
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        value: &Value,
+        path: &[Step],
+        what: &str,
+        range: std::ops::RangeInclusive<Duration>,
+    ) -> Option<Duration> {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            other => {
+                self.wrong_type(path, what, Expected::Duration, other);
+                return None;
+            }
+        };
+        let Some(duration) = duration::parse(&text) else {
+            self.value_error(
+                path,
+                RuleErrorKind::BadDuration {
+                    what: what.to_owned(),
+                    text,
+                },
+            );
+            return None;
+        };
+        if !range.contains(&duration) {
+            self.value_error(
+                path,
+                RuleErrorKind::DurationOutOfRange {
+                    what: what.to_owned(),
+                    text,
+                    range,
+                },
+            );
+            return None;
+        }
+        Some(duration)
+    }
+
+    fn retry(&mut self, value: &Value, path: &[Step], base: Retry) -> Option<Retry> {
+        let entries = self.mapping(value, path, "retry", RETRY_KEYS)?;
+        let mut retry = base;
+        let mut ok = true;
+        for (key, item) in entries {
+            let at = child(path, &key);
+            match key.as_str() {
+                "attempts" => match item.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                    Some(n @ 1..=100) => retry.attempts = n,
+                    _ => {
+                        self.value_error(&at, RuleErrorKind::RetryAttempts);
+                        ok = false;
+                    }
+                },
+                "backoff" => {
+                    match self.duration(item, &at, "retry backoff", POSITIVE_UP_TO_AN_HOUR) {
+                        Some(d) => retry.backoff = d,
+                        None => ok = false,
+                    }
+                }
+                _ => match self.duration(item, &at, "retry max_backoff", POSITIVE_UP_TO_AN_HOUR) {
+                    Some(d) => retry.max_backoff = d,
+                    None => ok = false,
+                },
+            }
+        }
+        if ok && retry.max_backoff < retry.backoff {
+            self.value_error(path, RuleErrorKind::BackoffOrder);
+            return None;
+        }
+        ok.then_some(retry)
+    }
+
+    /// A class or service: one file name below the queue directory.
+    fn name_part(&mut self, text: &str, path: &[Step], what: &'static str) -> bool {
+        let why = if text.is_empty() {
+            Some("must not be empty")
+        } else if text.contains('/') {
+            Some("must not contain \"/\"")
+        } else if text == "." || text == ".." {
+            Some("must not be \".\" or \"..\"")
+        } else if text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            Some("must not contain spaces or control characters")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.value_error(
+                path,
+                RuleErrorKind::BadNamePart {
+                    what,
+                    text: text.to_owned(),
+                    why,
+                },
+            );
+        }
+        why.is_none()
+    }
+
+    fn kick(&mut self, value: &Value, path: &[Step]) -> Option<Target> {
+        let (class, service, request, paths) = match value {
+            Value::String(text) => {
+                let words: Vec<&str> = text.split_whitespace().collect();
+                let &[class, service, request] = words.as_slice() else {
+                    self.value_error(path, RuleErrorKind::KickWords { text: text.clone() });
+                    return None;
+                };
+                let p = path.to_vec();
+                (
+                    class.to_owned(),
+                    service.to_owned(),
+                    request.to_owned(),
+                    [p.clone(), p.clone(), p],
+                )
+            }
+            Value::Mapping(_) => {
+                let entries = self.mapping(value, path, "kick", KICK_KEYS)?;
+                let mut found: HashMap<String, String> = HashMap::new();
+                for (key, item) in entries {
+                    let at = child(path, &key);
+                    if let Some(s) = self.string(item, &at, &format!("kick {key}")) {
+                        found.insert(key, s);
+                    }
+                }
+                let mut take = |key: &str| found.remove(key);
+                let (Some(class), Some(service), Some(request)) =
+                    (take("class"), take("service"), take("request"))
+                else {
+                    self.value_error(path, RuleErrorKind::KickIncomplete);
+                    return None;
+                };
+                (
+                    class,
+                    service,
+                    request,
+                    [
+                        child(path, "class"),
+                        child(path, "service"),
+                        child(path, "request"),
+                    ],
+                )
+            }
+            other => {
+                self.wrong_type(path, "kick", Expected::Kick, other);
+                return None;
+            }
+        };
+        let class_ok = self.name_part(&class, &paths[0], "class");
+        let service_ok = self.name_part(&service, &paths[1], "service");
+        let request_ok = request.len() <= MAX_REQUEST_BYTES;
+        if !request_ok {
+            self.value_error(
+                &paths[2],
+                RuleErrorKind::RequestTooLong {
+                    bytes: request.len(),
+                },
+            );
+        }
+        (class_ok && service_ok && request_ok).then_some(Target {
+            class,
+            service,
+            request,
+        })
+    }
+
+    pub(super) fn document(&mut self, document: &Value) -> RuleSet {
+        let mut rule_set = RuleSet {
+            config_directory: None,
+            rules: Vec::new(),
+        };
+        if document.is_null() {
+            self.error_at(None, RuleErrorKind::EmptyFile);
+            return rule_set;
+        }
+        let Some(top) = self.mapping(document, &[], "the rules file", TOP_KEYS) else {
+            return rule_set;
+        };
+        let mut defaults = (DEFAULT_TIMEOUT, Retry::default());
+        let mut rules_value = None;
+        for (key, value) in &top {
+            let path = vec![Step::Key(key.clone())];
+            match key.as_str() {
+                "postfix" => {
+                    for (k, v) in self
+                        .mapping(value, &path, "postfix", POSTFIX_KEYS)
+                        .unwrap_or_default()
+                    {
+                        if let Some(dir) =
+                            self.string(v, &child(&path, &k), "postfix config_directory")
+                        {
+                            rule_set.config_directory = Some(PathBuf::from(dir));
+                        }
+                    }
+                }
+                "defaults" => {
+                    for (k, v) in self
+                        .mapping(value, &path, "defaults", DEFAULT_KEYS)
+                        .unwrap_or_default()
+                    {
+                        let at = child(&path, &k);
+                        if k == "timeout" {
+                            if let Some(d) =
+                                self.duration(v, &at, "timeout", POSITIVE_UP_TO_AN_HOUR)
+                            {
+                                defaults.0 = d;
+                            }
+                        } else if let Some(r) = self.retry(v, &at, Retry::default()) {
+                            defaults.1 = r;
+                        }
+                    }
+                }
+                _ => rules_value = Some(*value),
+            }
+        }
+        let Some(rules_value) = rules_value else {
+            self.error_at(self.index.value(&[]), RuleErrorKind::NoRulesList);
+            return rule_set;
+        };
+        let path = vec![Step::Key("rules".into())];
+        let items: &[Value] = match rules_value {
+            Value::Sequence(items) => items,
+            Value::Null => &[],
+            other => {
+                self.wrong_type(&path, "rules", Expected::List, other);
+                return rule_set;
+            }
+        };
+        let mut first_use: HashMap<String, Option<Position>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let mut at = path.clone();
+            at.push(Step::Index(i));
+            if let Some(name) = item.get("name").and_then(Value::as_str) {
+                let name_position = self.index.value(&child(&at, "name"));
+                if let Some(first) = first_use.get(name) {
+                    let kind = RuleErrorKind::DuplicateName {
+                        name: name.to_owned(),
+                        first_line: first.map(|p| p.line),
+                    };
+                    self.error_at(name_position, kind);
+                    continue;
+                }
+                first_use.insert(name.to_owned(), name_position);
+            }
+            if let Some(rule) = self.rule(item, &at, defaults) {
+                rule_set.rules.push(rule);
+            }
+        }
+        rule_set
+    }
+
+    fn rule(&mut self, value: &Value, path: &[Step], defaults: (Duration, Retry)) -> Option<Rule> {
+        let entries = self.mapping(value, path, "a rule", &rule_keys())?;
+        let errors_before = self.errors.len();
+        let fields = Fields::new(entries, path);
+        let name = match fields.get("name") {
+            Some(v) => self.string(v, &fields.at("name"), "name"),
+            None => {
+                self.value_error(path, RuleErrorKind::NoName);
+                None
+            }
+        };
+        if let Some(n) = &name {
+            let valid = !n.is_empty()
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if !valid {
+                self.value_error(
+                    &fields.at("name"),
+                    RuleErrorKind::BadName { name: n.clone() },
+                );
+            }
+        }
+        let label = RuleLabel(name.clone());
+        let trigger = triggers::read(self, &fields, &label);
+        let target = match fields.get("kick") {
+            Some(v) => self.kick(v, &fields.at("kick")),
+            None => {
+                self.value_error(path, RuleErrorKind::NoKick { rule: label });
+                None
+            }
+        };
+        let timeout = match fields.get("timeout") {
+            Some(v) => self.duration(v, &fields.at("timeout"), "timeout", POSITIVE_UP_TO_AN_HOUR),
+            None => Some(defaults.0),
+        };
+        let retry = match fields.get("retry") {
+            Some(v) => self.retry(v, &fields.at("retry"), defaults.1),
+            None => Some(defaults.1),
+        };
+        let mut flag = |key: &str, default: bool| match fields.get(key) {
+            Some(v) => self.boolean(v, &fields.at(key), key),
+            None => Some(default),
+        };
+        let enabled = flag("enabled", true);
+        let on_start = flag("on_start", false);
+        if self.errors.len() != errors_before {
+            return None;
+        }
+        Some(Rule {
+            name: name?,
+            trigger: trigger?,
+            target: target?,
+            timeout: timeout?,
+            retry: retry?,
+            enabled: enabled?,
+            on_start: on_start?,
+            position: self.index.value(path),
+        })
+    }
+}

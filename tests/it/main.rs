@@ -1,0 +1,10 @@
+//! The end-to-end tests, as one binary: real sockets, FIFOs, files,
+//! signals, a real `postkickd` and `postkick`, and a private Postfix.
+//! Helpers live in the `postkick-testkit` crate (`tests/kit`), shared with
+//! the benchmarks.
+
+mod faults;
+mod postkick;
+mod postkickd;
+mod properties;
+mod service;
