@@ -13,6 +13,7 @@
 
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod exit;
 pub mod postfix;

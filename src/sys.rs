@@ -11,7 +11,7 @@ use std::ffi::CStr;
 /// The system's text for an `errno` value, as `strerror(3)` words it
 /// (`No such file or directory`), without the `(os error N)` that
 /// `std::io::Error` appends.
-pub fn strerror(errno: i32) -> String {
+pub(crate) fn strerror(errno: i32) -> String {
     let mut buf = [0 as libc::c_char; 256];
     // SAFETY: buf is a valid, writable buffer of the length passed; the XSI
     // strerror_r that the libc crate binds writes a NUL-terminated string
@@ -26,7 +26,7 @@ pub fn strerror(errno: i32) -> String {
 }
 
 /// The text Postfix's `%m` would print for an I/O error.
-pub fn io_error_text(err: &std::io::Error) -> String {
+pub(crate) fn io_error_text(err: &std::io::Error) -> String {
     match err.raw_os_error() {
         Some(errno) => strerror(errno),
         None => err.to_string(),
@@ -36,7 +36,7 @@ pub fn io_error_text(err: &std::io::Error) -> String {
 /// True when this process runs with privileges its invoker does not have
 /// (set-uid or set-gid): Postfix then distrusts the environment and `-c`.
 /// Plain root (uid = euid = 0) is trusted, as in Postfix.
-pub fn running_set_id() -> bool {
+pub(crate) fn running_set_id() -> bool {
     // SAFETY: these four getters cannot fail and take no arguments.
     let (uid, euid, gid, egid) = unsafe {
         (
@@ -50,7 +50,7 @@ pub fn running_set_id() -> bool {
 }
 
 /// The machine's host name, as `gethostname(2)` gives it.
-pub fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0 as libc::c_char; 256];
     // SAFETY: buf is valid and writable for buf.len() bytes; the last byte is
     // reserved so the result is always NUL-terminated.
@@ -69,13 +69,13 @@ pub fn hostname() -> String {
 /// wait for the instant. Setting the clock also wakes it with `ECANCELED`,
 /// so that the caller can look at the clock again.
 #[derive(Debug)]
-pub struct WallTimer {
+pub(crate) struct WallTimer {
     fd: std::os::fd::OwnedFd,
 }
 
 impl WallTimer {
     /// A disarmed, non-blocking timer.
-    pub fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         use std::os::fd::FromRawFd;
         // SAFETY: timerfd_create takes plain integer flags and returns a new
         // descriptor or -1; nothing is borrowed.
@@ -91,7 +91,7 @@ impl WallTimer {
     }
 
     /// Hands the timer to the Tokio reactor (inside a runtime).
-    pub fn register(self) -> std::io::Result<tokio::io::unix::AsyncFd<Self>> {
+    pub(crate) fn register(self) -> std::io::Result<tokio::io::unix::AsyncFd<Self>> {
         // SAFETY: the descriptor is an OwnedFd inside the timer, so it stays
         // open, and as_raw_fd keeps returning it, for as long as the AsyncFd
         // owns the timer.
@@ -102,7 +102,7 @@ impl WallTimer {
     }
 
     /// Arms the timer for `at` (an instant in the past fires at once).
-    pub fn arm_at(&self, at: std::time::SystemTime) -> std::io::Result<()> {
+    pub(crate) fn arm_at(&self, at: std::time::SystemTime) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         let since_epoch = at
             .duration_since(std::time::UNIX_EPOCH)
@@ -133,7 +133,7 @@ impl WallTimer {
 
     /// Consumes an expiry: `Ok` when the timer fired, `ECANCELED` when the
     /// clock was set, `WouldBlock` when neither happened yet.
-    pub fn read(&self) -> std::io::Result<u64> {
+    pub(crate) fn read(&self) -> std::io::Result<u64> {
         use std::os::fd::AsRawFd;
         let mut expirations = [0u8; 8];
         // SAFETY: the descriptor is ours and open; the buffer is 8 writable
@@ -159,7 +159,7 @@ impl std::os::fd::AsRawFd for WallTimer {
 }
 
 /// The `statfs(2)` magic number of the file system holding `path`.
-pub fn filesystem_magic(path: &std::path::Path) -> std::io::Result<i64> {
+pub(crate) fn filesystem_magic(path: &std::path::Path) -> std::io::Result<i64> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;

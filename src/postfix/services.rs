@@ -13,7 +13,7 @@ use std::fmt;
 
 /// Where a service's endpoint usually lives in the queue directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// `public/`: reachable by local users (group `postdrop`).
     Public,
     /// `private/`: reachable by Postfix itself.
@@ -22,7 +22,7 @@ pub enum Class {
 
 impl Class {
     /// The directory name.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Public => "public",
             Self::Private => "private",
@@ -51,7 +51,7 @@ enum Protocol {
 
 /// A Postfix service as Debian's `master.cf` defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Service {
+pub(crate) struct Service {
     /// The service name.
     pub name: &'static str,
     /// Its usual class.
@@ -179,18 +179,18 @@ const CATALOG: &[Service] = &[
 ];
 
 /// The catalog entry for a service name, if Postfix ships one by that name.
-pub fn lookup(name: &[u8]) -> Option<&'static Service> {
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Service> {
     CATALOG.iter().find(|s| s.name.as_bytes() == name)
 }
 
 /// Every service in the catalog.
-pub fn all() -> &'static [Service] {
+pub(crate) fn all() -> &'static [Service] {
     CATALOG
 }
 
 /// What a service will do with one raw request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// The server acts on it; the text says how.
     Acts(String),
     /// The server accepts it and does nothing; the text says why.
@@ -203,7 +203,7 @@ pub enum Effect {
 
 impl Effect {
     /// True unless the server acts on the request.
-    pub fn is_useless(&self) -> bool {
+    pub(crate) fn is_useless(&self) -> bool {
         !matches!(self, Self::Acts(_))
     }
 }
@@ -255,7 +255,7 @@ fn queue_manager_effect(request: &[u8]) -> Effect {
 
 impl Service {
     /// What this service does with `request`.
-    pub fn effect(&self, request: &[u8]) -> Effect {
+    pub(crate) fn effect(&self, request: &[u8]) -> Effect {
         let shown = String::from_utf8_lossy(request);
         match self.protocol {
             Protocol::WakeOnAnything => {

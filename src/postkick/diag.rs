@@ -10,7 +10,7 @@ use std::io::Write;
 
 /// The level of a diagnostic line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(super) enum Level {
     /// No level word.
     Info,
     /// `warning:`.
@@ -24,7 +24,7 @@ pub enum Level {
 /// Postfix's `printable()`: non-printable bytes become `?`; with `utf8`,
 /// a lead byte 0xC2..=0xFE followed by a continuation byte is kept together
 /// with all the continuation bytes that follow it.
-pub fn sanitise(text: &[u8], utf8: bool) -> Vec<u8> {
+pub(super) fn sanitise(text: &[u8], utf8: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
     while at < text.len() {
@@ -48,7 +48,7 @@ pub fn sanitise(text: &[u8], utf8: bool) -> Vec<u8> {
 
 /// Where and how a program reports.
 #[derive(Debug)]
-pub struct Diagnostics {
+pub(super) struct Diagnostics {
     tag: Vec<u8>,
     /// How many `-v` (and `MAIL_VERBOSE`) are in force.
     pub verbose: usize,
@@ -58,7 +58,7 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// Diagnostics tagged with a program name.
-    pub fn new(tag: Vec<u8>) -> Self {
+    pub(super) fn new(tag: Vec<u8>) -> Self {
         Self {
             tag,
             verbose: 0,
@@ -67,12 +67,12 @@ impl Diagnostics {
     }
 
     /// The tag, raw.
-    pub fn tag(&self) -> &[u8] {
+    pub(super) fn tag(&self) -> &[u8] {
         &self.tag
     }
 
     /// Prints one line at `level`, sanitising `text`.
-    pub fn line(&self, level: Level, text: &[u8]) {
+    pub(super) fn line(&self, level: Level, text: &[u8]) {
         let word: &[u8] = match level {
             Level::Info => b"",
             Level::Warning => b"warning: ",
@@ -91,14 +91,14 @@ impl Diagnostics {
     }
 
     /// Prints bytes exactly as given, in one write.
-    pub fn raw(&self, line: &[u8]) {
+    pub(super) fn raw(&self, line: &[u8]) {
         // A closed or full stderr must not turn a kick into a failure.
         let _ = std::io::stderr().lock().write_all(line);
     }
 
     /// Prints an information line when at least `level` `-v` are in force;
     /// `text` is only built then, so quiet runs pay nothing for it.
-    pub fn debug<T: AsRef<[u8]>>(&self, level: usize, text: impl FnOnce() -> T) {
+    pub(super) fn debug<T: AsRef<[u8]>>(&self, level: usize, text: impl FnOnce() -> T) {
         if self.verbose >= level {
             self.line(Level::Info, text().as_ref());
         }

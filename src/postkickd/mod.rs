@@ -64,9 +64,9 @@ pub enum DaemonError {
     /// The runtime, a signal handler or a test queue could not be set up.
     #[error("cannot set up {what}: {source}")]
     Setup {
-        /// What.
+        /// What was being set up, as a message names it.
         what: &'static str,
-        /// Why.
+        /// The system's error.
         source: std::io::Error,
     },
 }

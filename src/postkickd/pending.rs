@@ -16,18 +16,18 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// Records a trigger and wakes the kicker.
-    pub fn raise(&self) {
+    pub(super) fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
         self.wake.notify_one();
     }
 
     /// Clears the flag; true if it was raised.
-    pub fn take(&self) -> bool {
+    pub(super) fn take(&self) -> bool {
         self.raised.swap(false, Ordering::SeqCst)
     }
 
     /// Waits until the flag is raised (returns at once if it is).
-    pub async fn wait(&self) {
+    pub(super) async fn wait(&self) {
         while !self.raised.load(Ordering::SeqCst) {
             self.wake.notified().await;
         }

@@ -73,7 +73,7 @@ pub(crate) struct WatchSpec {
 
 impl Plan {
     /// Resolves `rules` against `main_cf`'s queue directory.
-    pub fn resolve(rules: &RuleSet, main_cf: &MainCf) -> Plan {
+    pub(super) fn resolve(rules: &RuleSet, main_cf: &MainCf) -> Plan {
         let queue = &main_cf.queue_directory;
         let rules = rules
             .rules
@@ -95,7 +95,7 @@ impl Plan {
     }
 
     /// The rules that run.
-    pub fn enabled(&self) -> impl Iterator<Item = &PlannedRule> {
+    pub(super) fn enabled(&self) -> impl Iterator<Item = &PlannedRule> {
         self.rules.iter().filter(|r| r.rule.enabled)
     }
 }

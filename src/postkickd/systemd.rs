@@ -17,12 +17,12 @@ fn send(states: &[NotifyState<'_>]) {
 }
 
 /// Rules loaded and every watch in place.
-pub fn ready(status: &str) {
+pub(super) fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
 /// A reload has started.
-pub fn reloading() {
+pub(super) fn reloading() {
     match NotifyState::monotonic_usec_now() {
         Ok(now) => send(&[NotifyState::Reloading, now]),
         Err(_) => send(&[NotifyState::Reloading]),
@@ -30,16 +30,16 @@ pub fn reloading() {
 }
 
 /// The daemon is stopping.
-pub fn stopping() {
+pub(super) fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
 }
 
 /// How often to pet the watchdog, if systemd asked for one.
-pub fn watchdog_interval() -> Option<Duration> {
+pub(super) fn watchdog_interval() -> Option<Duration> {
     sd_notify::watchdog_enabled().map(|limit| limit / 2)
 }
 
 /// Pets the watchdog.
-pub fn watchdog() {
+pub(super) fn watchdog() {
     send(&[NotifyState::Watchdog]);
 }

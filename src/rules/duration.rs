@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 /// Why a duration was refused, as the end of a sentence.
-pub const SYNTAX_HINT: &str =
+pub(super) const SYNTAX_HINT: &str =
     "use a number and a unit: ms, s, m, h, d or w (for example 500ms, 30s, 15m, 1h30m)";
 
 /// Parses a duration, or returns `None`.
-pub fn parse(text: &str) -> Option<Duration> {
+pub(super) fn parse(text: &str) -> Option<Duration> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -43,7 +43,7 @@ pub fn parse(text: &str) -> Option<Duration> {
 }
 
 /// Formats a duration the way rules files write it.
-pub fn display(duration: Duration) -> String {
+pub(crate) fn display(duration: Duration) -> String {
     let millis = duration.as_millis();
     match millis {
         m if m % 86_400_000 == 0 && m > 0 => format!("{}d", m / 86_400_000),

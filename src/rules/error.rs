@@ -205,7 +205,7 @@ pub enum RuleErrorKind {
     BadCron {
         /// As written.
         expression: String,
-        /// Why.
+        /// The field and bound that are wrong.
         why: String,
     },
     /// `watch: ""`.
@@ -214,7 +214,7 @@ pub enum RuleErrorKind {
     BadPattern {
         /// As written.
         pattern: String,
-        /// Why.
+        /// The glob parser's complaint.
         why: String,
     },
     /// `ready:` other than `any` or `executable`.
@@ -351,7 +351,7 @@ pub enum RulesError {
     Read {
         /// The file.
         path: String,
-        /// Why.
+        /// The system's error, or the limit the file is over.
         reason: String,
     },
     /// The file has mistakes: every one, then a count.

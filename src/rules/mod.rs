@@ -40,9 +40,9 @@ use schedule::Cron;
 /// The rules file the daemon reads when none is named.
 pub const DEFAULT_RULES_PATH: &str = "/etc/postkick/rules.yaml";
 /// Larger rules files are refused before parsing.
-pub const MAX_FILE_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Postfix's trigger servers read at most this many bytes of a request.
-pub const MAX_REQUEST_BYTES: usize = 1024;
+pub(crate) const MAX_REQUEST_BYTES: usize = 1024;
 
 /// What a rule sends, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

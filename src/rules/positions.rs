@@ -15,7 +15,7 @@ use yaml_rust2::scanner::Marker;
 
 /// One step of a path from the document root.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Step {
+pub(super) enum Step {
     /// A mapping key.
     Key(String),
     /// A sequence index.
@@ -23,7 +23,7 @@ pub enum Step {
 }
 
 /// A path from the document root.
-pub type NodePath = Vec<Step>;
+pub(super) type NodePath = Vec<Step>;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,7 +45,7 @@ impl Position {
 
 /// The positions of a document's keys and values.
 #[derive(Debug, Default)]
-pub struct PositionIndex {
+pub(super) struct PositionIndex {
     keys: HashMap<NodePath, Position>,
     values: HashMap<NodePath, Position>,
 }
@@ -170,7 +170,7 @@ impl MarkedEventReceiver for Builder {
 
 impl PositionIndex {
     /// Indexes `text`; an unparsable text gives an empty index.
-    pub fn build(text: &str) -> Self {
+    pub(super) fn build(text: &str) -> Self {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
         if parser.load(&mut builder, false).is_err() {
@@ -180,12 +180,12 @@ impl PositionIndex {
     }
 
     /// The position of the key that ends `path`, else of its value.
-    pub fn key(&self, path: &[Step]) -> Option<Position> {
+    pub(super) fn key(&self, path: &[Step]) -> Option<Position> {
         self.keys.get(path).copied().or_else(|| self.value(path))
     }
 
     /// The position of the value at `path`, else of its nearest ancestor.
-    pub fn value(&self, path: &[Step]) -> Option<Position> {
+    pub(super) fn value(&self, path: &[Step]) -> Option<Position> {
         (0..=path.len())
             .rev()
             .find_map(|len| {

@@ -13,7 +13,7 @@ const MAJOR_SHIFT: u32 = 20;
 /// C's `strtol(s, &end, 10)`: optional white space, an optional sign and
 /// digits. Returns the value (`None` on overflow, like `ERANGE`) and how many
 /// bytes were consumed (0 when there are no digits).
-pub fn strtol(bytes: &[u8]) -> (Option<i64>, usize) {
+pub(super) fn strtol(bytes: &[u8]) -> (Option<i64>, usize) {
     let mut at = bytes
         .iter()
         .take_while(|&&b| super::maincf::is_space(b))
@@ -61,7 +61,7 @@ fn component(bytes: &[u8], max: i64) -> Option<(i64, &[u8])> {
 }
 
 /// Encodes a compatibility level, or `None` if it is malformed.
-pub fn parse(level: &[u8]) -> Option<i64> {
+pub(super) fn parse(level: &[u8]) -> Option<i64> {
     let (major, rest) = component(level, i64::MAX >> MAJOR_SHIFT)?;
     let mut encoded = major << MAJOR_SHIFT;
     if rest.is_empty() {

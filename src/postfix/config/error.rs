@@ -80,7 +80,7 @@ pub enum ConfigError {
     Open {
         /// `<dir>/main.cf`.
         path: String,
-        /// Why.
+        /// The system's error (`ENOENT`, `EACCES`, `EISDIR`, ...).
         source: std::io::Error,
     },
     /// `main.cf` cannot be read (a directory, an I/O error).
@@ -88,7 +88,7 @@ pub enum ConfigError {
     Read {
         /// `<dir>/main.cf`.
         path: String,
-        /// Why.
+        /// The system's error (`ENOENT`, `EACCES`, `EISDIR`, ...).
         source: std::io::Error,
     },
     /// A logical line that is not `name = value`.

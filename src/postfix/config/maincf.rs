@@ -16,13 +16,13 @@ pub(crate) fn is_space(byte: u8) -> bool {
 
 /// The parameter dictionary: names in insertion order with their raw values.
 #[derive(Debug, Default, Clone)]
-pub struct Dictionary {
+pub(crate) struct Dictionary {
     entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Dictionary {
     /// The raw (unexpanded) value of `name`, if it is set.
-    pub fn get(&self, name: &[u8]) -> Option<&[u8]> {
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
         self.entries
             .iter()
             .find(|(key, _)| key == name)
@@ -30,7 +30,7 @@ impl Dictionary {
     }
 
     /// Sets `name`, replacing any earlier value; returns the earlier value.
-    pub fn set(&mut self, name: &[u8], value: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn set(&mut self, name: &[u8], value: &[u8]) -> Option<Vec<u8>> {
         match self.entries.iter_mut().find(|(key, _)| key == name) {
             Some((_, old)) => Some(std::mem::replace(old, value.to_vec())),
             None => {
@@ -142,7 +142,7 @@ pub(crate) fn trim(value: &[u8]) -> &[u8] {
 /// Loads the bytes of the file at `path` into `dict`, which may hold
 /// preloaded entries (`process_name`, `config_directory`): an entry that
 /// changes an existing value is reported as an override.
-pub fn load_into(
+pub(super) fn load_into(
     dict: &mut Dictionary,
     path: &str,
     bytes: &[u8],

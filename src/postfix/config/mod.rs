@@ -20,7 +20,7 @@ mod maincf;
 mod time;
 
 pub use error::{ConfigError, ConfigWarning};
-pub use maincf::Dictionary;
+pub(crate) use maincf::Dictionary;
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -43,11 +43,11 @@ impl<F: FnMut(ConfigWarning)> Reporter for F {
 }
 
 /// The configuration directory Postfix uses when nothing else is said.
-pub const DEFAULT_CONFIG_DIRECTORY: &str = "/etc/postfix";
+pub(crate) const DEFAULT_CONFIG_DIRECTORY: &str = "/etc/postfix";
 /// The environment variable that names another configuration directory.
-pub const CONFIG_ENV: &str = "MAIL_CONFIG";
+pub(crate) const CONFIG_ENV: &str = "MAIL_CONFIG";
 /// The Postfix release whose defaults and behaviour this crate follows.
-pub const MAIL_VERSION: &str = "3.7.11";
+pub(crate) const MAIL_VERSION: &str = "3.7.11";
 
 /// What a kick tool needs from `main.cf`, validated.
 #[derive(Debug, Clone)]
@@ -82,7 +82,7 @@ pub struct LoadOptions {
 
 /// The configuration directory a Postfix program uses: the last `-c` value,
 /// else `$MAIL_CONFIG`, else `/etc/postfix`.
-pub fn config_directory(command_line: Option<&OsStr>) -> OsString {
+pub(crate) fn config_directory(command_line: Option<&OsStr>) -> OsString {
     command_line
         .map(OsStr::to_os_string)
         .or_else(|| std::env::var_os(CONFIG_ENV))

@@ -10,7 +10,7 @@ use super::compat::strtol;
 const INT_MAX: i64 = i32::MAX as i64;
 
 /// The unit of a built-in default (`100s` gives `s`).
-pub fn default_unit(default: &str) -> u8 {
+pub(super) fn default_unit(default: &str) -> u8 {
     default
         .bytes()
         .find(u8::is_ascii_alphabetic)
@@ -19,7 +19,7 @@ pub fn default_unit(default: &str) -> u8 {
 
 /// Seconds for a time value, or `None` where Postfix says
 /// `bad time value or unit`.
-pub fn parse(value: &[u8], default_unit: u8) -> Option<i64> {
+pub(super) fn parse(value: &[u8], default_unit: u8) -> Option<i64> {
     let (number, used) = strtol(value);
     let number = number?;
     if value.is_empty() || !(0..=INT_MAX).contains(&number) {

@@ -68,7 +68,7 @@ pub enum EndpointError {
     Lookup {
         /// The endpoint path.
         path: PathBuf,
-        /// Why.
+        /// The system's error.
         source: std::io::Error,
     },
     /// The path is neither a FIFO nor a socket.
@@ -85,7 +85,7 @@ pub enum EndpointError {
     FifoOpen {
         /// The endpoint path.
         path: PathBuf,
-        /// Why.
+        /// Which of Postfix's safety checks failed.
         why: FifoRefusal,
     },
     /// `connect(2)` failed: refused (a stale socket), permission denied,
@@ -93,7 +93,7 @@ pub enum EndpointError {
     Connect {
         /// The endpoint path.
         path: PathBuf,
-        /// Why.
+        /// The system's error.
         source: std::io::Error,
     },
 }

@@ -134,7 +134,7 @@ pub(crate) const SUN_PATH_LEN: usize = 108;
 
 /// The path of a service's endpoint below a queue directory, as Postfix
 /// forms it (`class/service`, unvalidated).
-pub fn locate(queue_directory: &Path, class: &[u8], service: &[u8]) -> PathBuf {
+pub(crate) fn locate(queue_directory: &Path, class: &[u8], service: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let mut relative = class.to_vec();
     relative.push(b'/');
@@ -145,7 +145,7 @@ pub fn locate(queue_directory: &Path, class: &[u8], service: &[u8]) -> PathBuf {
 /// What kind of endpoint `path` is, as a kick would find it: `stat`
 /// (following symbolic links, as Postfix does), then a FIFO, or a socket
 /// whose path fits `sockaddr_un`. Nothing is opened.
-pub fn probe(path: &Path) -> Result<EndpointKind, EndpointError> {
+pub(crate) fn probe(path: &Path) -> Result<EndpointKind, EndpointError> {
     use std::os::unix::ffi::OsStrExt;
     let metadata = std::fs::metadata(path).map_err(|source| EndpointError::Lookup {
         path: path.to_owned(),

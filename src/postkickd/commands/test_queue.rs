@@ -82,7 +82,7 @@ pub(crate) fn create(dir: &Path, extra: &[(String, String)]) -> io::Result<TestQ
 impl TestQueue {
     /// Serves every endpoint until the future is dropped, calling `report`
     /// for each request.
-    pub async fn serve(self, report: impl Fn(Received) + Clone + Send + 'static) {
+    pub(super) async fn serve(self, report: impl Fn(Received) + Clone + Send + 'static) {
         let mut tasks = tokio::task::JoinSet::new();
         for (endpoint, listener) in self.listeners {
             let report = report.clone();

@@ -312,24 +312,24 @@ impl Cron {
 /// slots missed while the clock jumped forward (or the machine slept)
 /// collapse into one fire, and a clock set back never repeats a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CronProgress {
+pub(crate) struct CronProgress {
     after: DateTime<Utc>,
 }
 
 impl CronProgress {
     /// Starts counting from `now`: the first slot is the next one.
-    pub fn starting(now: DateTime<Utc>) -> Self {
+    pub(crate) fn starting(now: DateTime<Utc>) -> Self {
         Self { after: now }
     }
 
     /// The slot to fire for next; at or before the current time it is due
     /// at once.
-    pub fn next(&self, cron: &Cron) -> Option<DateTime<Utc>> {
+    pub(crate) fn next(&self, cron: &Cron) -> Option<DateTime<Utc>> {
         cron.next_after(self.after)
     }
 
     /// Records that `slot` fired at `now`: every slot up to `now` is done.
-    pub fn fired(&mut self, slot: DateTime<Utc>, now: DateTime<Utc>) {
+    pub(crate) fn fired(&mut self, slot: DateTime<Utc>, now: DateTime<Utc>) {
         self.after = slot.max(now);
     }
 }

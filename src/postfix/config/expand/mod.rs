@@ -14,7 +14,7 @@ use crate::postfix::config::compat;
 
 /// Why an expansion failed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ExpandFailure {
+pub(super) enum ExpandFailure {
     /// One or more syntax problems, already reported as warnings.
     Macro,
     /// A numeric comparison whose operand does not fit in a `long`.
@@ -26,7 +26,7 @@ const MAX_NESTING: usize = 100;
 const OPERATORS: &str = "\"==\" or \"!=\"\" or \"<\"\" or \"<=\"\" or \">=\"\" or \">\"";
 
 /// Expands `value`, looking names up with `lookup` (raw, unexpanded values).
-pub fn expand(
+pub(super) fn expand(
     value: &[u8],
     lookup: &dyn Fn(&[u8]) -> Option<Vec<u8>>,
     warn: &mut dyn FnMut(ConfigWarning),
