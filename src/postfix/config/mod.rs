@@ -71,7 +71,7 @@ pub struct MainCf {
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// The configuration directory (`-c`, else `$MAIL_CONFIG`, else
-    /// `/etc/postfix`): see [`config_directory`].
+    /// `/etc/postfix`).
     pub config_directory: OsString,
     /// The program's name, preloaded as `$process_name`.
     pub process_name: Vec<u8>,

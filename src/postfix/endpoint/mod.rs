@@ -6,11 +6,12 @@
 //! one NUL), the timeouts, and what each failure means to an administrator
 //! ([`EndpointError::hint`]). Both kick tools call [`kick`]: the `postkick`
 //! command on a single-threaded runtime, the daemon for many kicks at once;
-//! `postkickd check` calls [`probe`], the same look at the endpoint that
-//! every kick starts with. It never blocks a runtime thread, never prints,
-//! and never interprets the request: what a service does with the bytes is
-//! the `services` module's business. The endpoint path is trusted only as far as Postfix trusts it:
-//! a FIFO is opened without following an untrusted symbolic link.
+//! `postkickd check` calls `probe`, the same look at the endpoint that every
+//! kick starts with. It never blocks a runtime thread, never prints, and
+//! never interprets the request: what a service does with the bytes is the
+//! `services` module's business. The endpoint path is trusted only as far as
+//! Postfix trusts it: a FIFO is opened without following an untrusted
+//! symbolic link.
 //!
 //! A server that reads the request and closes before the trailing NUL is
 //! written has received the kick: the resulting `EPIPE` is recorded in the

@@ -93,6 +93,20 @@ impl Expander<'_> {
         context.error = true;
     }
 
+    /// Postfix's syntax warning: `<what> at: "...<seen>>>><rest>"`, with
+    /// at most 20 bytes of what follows the mistake.
+    fn warn_at(&mut self, context: &mut Context, what: &[u8], seen: &[&[u8]], rest: &[u8]) {
+        let text = quote(&[
+            what,
+            b" at: \"...",
+            &seen.concat(),
+            b">>>",
+            at_most_20(rest),
+            b"\"",
+        ]);
+        self.warn(context, text);
+    }
+
     /// Postfix's `mac_parse`: splits `value` into literal text and macro
     /// references and hands each to `piece`. Returns the error status.
     fn parse(&mut self, value: &[u8], context: &mut Context) -> bool {
@@ -204,12 +218,7 @@ impl Expander<'_> {
                     rest = &rest[1..];
                 }
                 Some(_) => {
-                    let text = quote(&[
-                        b"\"?\" or \":\" expected at: \"...}>>>",
-                        at_most_20(rest),
-                        b"\"",
-                    ]);
-                    self.warn(context, text);
+                    self.warn_at(context, b"\"?\" or \":\" expected", &[b"}"], rest);
                     return None;
                 }
             }
@@ -269,14 +278,7 @@ impl Expander<'_> {
                         return Some(());
                     }
                     if rest[0] != b':' {
-                        let text = quote(&[
-                            b"\":\" expected at: \"...",
-                            &if_true,
-                            b"}>>>",
-                            at_most_20(rest),
-                            b"\"",
-                        ]);
-                        self.warn(context, text);
+                        self.warn_at(context, b"\":\" expected", &[&if_true, b"}"], rest);
                         return None;
                     }
                     rest = &rest[1..];
@@ -287,14 +289,7 @@ impl Expander<'_> {
                     return None;
                 }
                 if !rest.is_empty() {
-                    let text = quote(&[
-                        b"unexpected input at: \"...",
-                        &if_false,
-                        b"}>>>",
-                        at_most_20(rest),
-                        b"\"",
-                    ]);
-                    self.warn(context, text);
+                    self.warn_at(context, b"unexpected input", &[&if_false, b"}"], rest);
                     return None;
                 }
             }
@@ -353,15 +348,8 @@ impl Expander<'_> {
         let op_len = span(rest, b"<>!=?+-*/~&|%");
         let op = &rest[..op_len];
         if !matches!(op, b"==" | b"!=" | b"<" | b"<=" | b">=" | b">") {
-            let text = quote(&[
-                OPERATORS.as_bytes(),
-                b" expected at: \"...",
-                left,
-                b"}>>>",
-                at_most_20(rest),
-                b"\"",
-            ]);
-            self.warn(context, text);
+            let expected = [OPERATORS.as_bytes(), b" expected"].concat();
+            self.warn_at(context, &expected, &[left, b"}"], rest);
             return None;
         }
         let mut rest = &rest[op_len..];
@@ -383,16 +371,12 @@ impl Expander<'_> {
         }
         rest = &rest[suffix_len..];
         let Some(skip) = left_curly(rest) else {
-            let text = quote(&[
-                b"\"{expression}\" expected at: \"...{",
-                left,
-                b"} ",
-                op,
-                b">>>",
-                at_most_20(rest),
-                b"\"",
-            ]);
-            self.warn(context, text);
+            self.warn_at(
+                context,
+                b"\"{expression}\" expected",
+                &[b"{", left, b"} ", op],
+                rest,
+            );
             return None;
         };
         let (right, rest) = self.curly_payload(&rest[skip..], context)?;
