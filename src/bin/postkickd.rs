@@ -70,6 +70,9 @@ enum Command {
         /// How many fire times per rule.
         #[arg(short = 'n', long, default_value_t = 5)]
         count: usize,
+        /// Count from this instant instead of now (RFC 3339, e.g. 2026-11-01T04:30:00Z).
+        #[arg(long)]
+        after: Option<jiff::Timestamp>,
     },
 }
 
@@ -97,7 +100,11 @@ fn main() -> ExitCode {
             rules,
             config_directory,
         } => postkickd::check(&rules, config_directory.as_deref()),
-        Command::Next { rules, count } => postkickd::next(&rules, count),
+        Command::Next {
+            rules,
+            count,
+            after,
+        } => postkickd::next(&rules, count, after),
     };
     postkickd::exit(result).into()
 }

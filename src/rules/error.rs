@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::duration;
 use super::positions::Position;
+use super::schedule::CronError;
 use super::MAX_REQUEST_BYTES;
 
 /// `FILE:LINE:COLUMN` (or `FILE` without a position).
@@ -89,6 +90,11 @@ pub enum RuleErrorKind {
     YamlSyntax(String),
     /// The file holds nothing.
     EmptyFile,
+    /// A key written twice in one mapping.
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
     /// The file has no `rules:` key.
     NoRulesList,
     /// A value of the wrong type.
@@ -201,13 +207,8 @@ pub enum RuleErrorKind {
         /// As written.
         name: String,
     },
-    /// A cron expression that does not parse.
-    BadCron {
-        /// As written.
-        expression: String,
-        /// The field and bound that are wrong.
-        why: String,
-    },
+    /// A cron expression that does not parse, or never fires.
+    BadCron(CronError),
     /// `watch: ""`.
     EmptyWatch,
     /// A glob that does not parse.
@@ -234,6 +235,10 @@ impl fmt::Display for RuleErrorKind {
         match self {
             Self::YamlSyntax(why) => write!(f, "YAML syntax: {why}"),
             Self::EmptyFile => f.write_str("the rules file is empty: add a \"rules:\" list"),
+            Self::DuplicateKey { key } => write!(
+                f,
+                "\"{key}\" is written twice in the same mapping: keep one"
+            ),
             Self::NoRulesList => {
                 f.write_str("no \"rules:\" list: add one with at least one rule")
             }
@@ -328,8 +333,8 @@ impl fmt::Display for RuleErrorKind {
                 f,
                 "unknown time zone \"{name}\": use an IANA name such as Europe/Paris or America/New_York"
             ),
-            Self::BadCron { expression, why } => {
-                write!(f, "bad cron expression \"{expression}\": {why}")
+            Self::BadCron(error) => {
+                write!(f, "bad cron expression \"{}\": {error}", error.expression)
             }
             Self::EmptyWatch => f.write_str("watch must name a directory"),
             Self::BadPattern { pattern, why } => write!(f, "bad pattern \"{pattern}\": {why}"),

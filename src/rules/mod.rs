@@ -19,7 +19,7 @@
 mod duration;
 mod error;
 mod positions;
-pub(crate) mod schedule;
+pub mod schedule;
 mod triggers;
 mod validate;
 
@@ -217,16 +217,28 @@ pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
 
 /// Validates the text of a rules file; on failure, every error found.
 pub fn parse(text: &str) -> Result<RuleSet, Vec<RuleError>> {
+    let index = positions::PositionIndex::build(text);
     let document: Value = serde_yaml::from_str(text).map_err(|e| {
-        vec![RuleError {
-            position: e.location().map(|l| Position {
-                line: l.line(),
-                column: l.column(),
-            }),
-            kind: RuleErrorKind::YamlSyntax(e.to_string()),
-        }]
+        // serde_yaml places a duplicate key at its mapping; the index
+        // knows where the second one was written.
+        let error = match index.first_duplicate() {
+            Some((key, position)) => RuleError {
+                position: Some(position),
+                kind: RuleErrorKind::DuplicateKey {
+                    key: key.to_owned(),
+                },
+            },
+            None => RuleError {
+                position: e.location().map(|l| Position {
+                    line: l.line(),
+                    column: l.column(),
+                }),
+                kind: RuleErrorKind::YamlSyntax(e.to_string()),
+            },
+        };
+        vec![error]
     })?;
-    let mut validator = validate::Validator::new(text);
+    let mut validator = validate::Validator::new(index, schedule::Zones::from_environment());
     let rule_set = validator.document(&document);
     let mut errors = validator.errors;
     if errors.is_empty() {

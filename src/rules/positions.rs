@@ -48,6 +48,8 @@ impl Position {
 pub(super) struct PositionIndex {
     keys: HashMap<NodePath, Position>,
     values: HashMap<NodePath, Position>,
+    /// Keys written twice in one mapping, at their second place.
+    duplicates: Vec<(String, Position)>,
 }
 
 enum Frame {
@@ -93,7 +95,11 @@ impl Builder {
                     if let Some(text) = key_text {
                         let mut key_path = path.clone();
                         key_path.push(Step::Key(text.to_owned()));
-                        self.index.keys.insert(key_path, position);
+                        if self.index.keys.contains_key(&key_path) {
+                            self.index.duplicates.push((text.to_owned(), position));
+                        } else {
+                            self.index.keys.insert(key_path, position);
+                        }
                     }
                     None
                 } else {
@@ -177,6 +183,11 @@ impl PositionIndex {
             return Self::default();
         }
         builder.index
+    }
+
+    /// The first key written twice in one mapping, at its second place.
+    pub(super) fn first_duplicate(&self) -> Option<(&str, Position)> {
+        self.duplicates.first().map(|(key, at)| (key.as_str(), *at))
     }
 
     /// The position of the key that ends `path`, else of its value.

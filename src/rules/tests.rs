@@ -223,3 +223,21 @@ fn every_rule_key_is_listed_once_in_table_order() {
         "name, cron, every, watch, timezone, jitter, pattern, debounce, poll, ready, kick, timeout, retry, enabled, on_start"
     );
 }
+
+#[test]
+fn a_key_written_twice_is_reported_where_it_is_written_again() {
+    let text = "rules:\n  - name: x\n    every: 1m\n    every: 2m\n    kick: public qmgr I\n";
+    assert_eq!(
+        errors(text),
+        vec!["rules.yaml:4:5: \"every\" is written twice in the same mapping: keep one"]
+    );
+}
+
+#[test]
+fn cron_mistakes_are_worded_by_field_with_a_caret() {
+    let found = errors("rules:\n  - name: x\n    cron: \"0 60 * * *\"\n    kick: public qmgr I\n");
+    assert_eq!(
+        found,
+        vec!["rules.yaml:3:11: bad cron expression \"0 60 * * *\": hour 60 is out of range: use 0 to 23\n    0 60 * * *\n      ^^"]
+    );
+}

@@ -15,7 +15,7 @@ use serde_yaml::Value;
 
 use super::error::{RuleErrorKind, RuleLabel};
 use super::positions::{NodePath, Step};
-use super::schedule::{Cron, Zone};
+use super::schedule::Cron;
 use super::validate::{child, Entries, Validator, HOUR};
 use super::{Readiness, Trigger};
 
@@ -171,13 +171,13 @@ fn jitter(v: &mut Validator, fields: &Fields<'_>) -> Option<Duration> {
 fn read_cron(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
     let zone = optional(fields, "timezone", |value, at| {
         let name = v.string(value, &at, "timezone")?;
-        let zone = Zone::named(&name);
+        let zone = v.zones.named(&name);
         if zone.is_none() {
             v.value_error(&at, RuleErrorKind::UnknownZone { name });
         }
         zone
     })
-    .map(|zone| zone.unwrap_or(Zone::Local));
+    .map(|zone| zone.unwrap_or_else(|| v.zones.local()));
     let jitter = jitter(v, fields);
     let at = fields.at("cron");
     let expression = fields
@@ -185,8 +185,8 @@ fn read_cron(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
         .and_then(|value| v.string(value, &at, "cron"))?;
     let schedule = match Cron::parse(&expression, zone?) {
         Ok(schedule) => schedule,
-        Err(why) => {
-            v.value_error(&at, RuleErrorKind::BadCron { expression, why });
+        Err(error) => {
+            v.value_error(&at, RuleErrorKind::BadCron(error));
             return None;
         }
     };

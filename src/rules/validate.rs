@@ -16,6 +16,7 @@ use serde_yaml::Value;
 
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
 use super::positions::{NodePath, Position, PositionIndex, Step};
+use super::schedule::Zones;
 use super::triggers::{self, Fields};
 use super::{duration, Retry, Rule, RuleSet, Target, MAX_REQUEST_BYTES};
 
@@ -70,13 +71,16 @@ fn rule_keys() -> Vec<&'static str> {
 /// Reads a document, collecting every mistake.
 pub(super) struct Validator {
     index: PositionIndex,
+    /// Where cron rules' time zones come from.
+    pub(super) zones: Zones,
     pub(super) errors: Vec<RuleError>,
 }
 
 impl Validator {
-    pub(super) fn new(text: &str) -> Self {
+    pub(super) fn new(index: PositionIndex, zones: Zones) -> Self {
         Self {
-            index: PositionIndex::build(text),
+            index,
+            zones,
             errors: Vec::new(),
         }
     }

@@ -1,22 +1,25 @@
 //! `postkickd next`: the coming fire times of every enabled timer rule.
 //!
 //! Cron rules are computed by the same [`Cron`] the running timers use,
-//! from now; `every` rules from a daemon started now. Watch rules have no
-//! fire times. It needs no `main.cf`: timers do not depend on the queue.
+//! from now (or from `--after`); `every` rules from a daemon started then.
+//! Watch rules have no fire times. It needs no `main.cf`: timers do not
+//! depend on the queue.
 
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 
 use crate::postkickd::DaemonError;
-use crate::rules::schedule::{Cron, Zone};
+use crate::rules::schedule::{Cron, Zones};
 use crate::rules::{self, Trigger};
 
-/// Prints the next `count` fire times of every enabled timer rule.
-pub fn next(rules_path: &Path, count: usize) -> Result<(), DaemonError> {
+/// Prints the next `count` fire times of every enabled timer rule after
+/// `after` (default: now).
+pub fn next(rules_path: &Path, count: usize, after: Option<Timestamp>) -> Result<(), DaemonError> {
     let rules = rules::load(rules_path)?;
-    let now = Utc::now();
+    let now = after.unwrap_or_else(Timestamp::now);
+    let local = Zones::from_environment().local();
     let width = rules.rules.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for rule in rules.rules.iter().filter(|r| r.enabled) {
         let name = format!("{:width$}", rule.name);
@@ -29,15 +32,12 @@ pub fn next(rules_path: &Path, count: usize) -> Result<(), DaemonError> {
             Trigger::Every { period, jitter } => {
                 for k in 1..=count {
                     let offset = period.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
-                    let Some(at) = chrono::Duration::from_std(offset)
-                        .ok()
-                        .and_then(|d| now.checked_add_signed(d))
-                    else {
+                    let Ok(at) = now.checked_add(offset) else {
                         break;
                     };
                     println!(
                         "{name}  {} (every {} from a start now){}",
-                        Zone::Local.display(at),
+                        local.display(at),
                         rules::display_duration(*period),
                         jitter_note(*jitter)
                     );
@@ -54,7 +54,7 @@ fn print_cron(
     expression: &str,
     schedule: &Cron,
     jitter: Duration,
-    now: chrono::DateTime<Utc>,
+    now: Timestamp,
     count: usize,
 ) {
     let mut at = now;

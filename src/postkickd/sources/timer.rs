@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use jiff::Timestamp;
 use tokio::sync::watch;
 
 use crate::postkickd::pending::Pending;
@@ -91,8 +91,8 @@ impl WallWait {
         }
     }
 
-    async fn until(&self, at: chrono::DateTime<Utc>) {
-        let wall = std::time::SystemTime::from(at);
+    async fn until(&self, at: Timestamp) {
+        let wall = std::time::SystemTime::try_from(at).unwrap_or(std::time::UNIX_EPOCH);
         let Self::Timer(timer) = self else {
             return sleep_until(at).await;
         };
@@ -107,7 +107,7 @@ impl WallWait {
                 Ok(Ok(_)) => return,
                 // The clock was set: the instant may be due now.
                 Ok(Err(err)) if err.raw_os_error() == Some(libc::ECANCELED) => {
-                    if Utc::now() >= at || timer.get_ref().arm_at(wall).is_err() {
+                    if Timestamp::now() >= at || timer.get_ref().arm_at(wall).is_err() {
                         return;
                     }
                 }
@@ -118,22 +118,23 @@ impl WallWait {
     }
 }
 
-async fn sleep_until(at: chrono::DateTime<Utc>) {
-    tokio::time::sleep((at - Utc::now()).to_std().unwrap_or(Duration::ZERO)).await;
+async fn sleep_until(at: Timestamp) {
+    let wait = Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO);
+    tokio::time::sleep(wait).await;
 }
 
 async fn cron_fire_times(name: &str, schedule: &Cron, limit: Duration, pending: &Pending) {
     let wait = WallWait::new(name);
-    let mut progress = CronProgress::starting(Utc::now());
+    let mut progress = CronProgress::starting(Timestamp::now());
     while let Some(slot) = progress.next(schedule) {
-        let at = slot + chrono::Duration::from_std(jitter(limit)).unwrap_or_default();
+        let at = slot.checked_add(jitter(limit)).unwrap_or(slot);
         tracing::debug!(rule = name, next = %schedule.zone().display(at), "waiting for the next fire time");
         wait.until(at).await;
         pending.raise();
         // A kick that outlasts several slots, a suspend or a clock set
         // forward fires once, not once per slot; a clock set back never
         // repeats a slot.
-        progress.fired(slot, Utc::now());
+        progress.fired(slot, Timestamp::now());
     }
     tracing::warn!(rule = name, "cron expression has no future fire time");
 }

@@ -1,249 +1,157 @@
-//! When timer rules fire: cron expressions in a time zone, and intervals.
+//! When cron rules fire: crontab's dialect in a time zone.
 //!
-//! A cron expression is read the way crontab users write it: 5 fields
-//! (minute hour day month weekday), 6 (seconds first), 7 (with a year), or
-//! one of `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`,
-//! `@midnight`, `@hourly`. Weekday numbers are crontab's (0 and 7 are
-//! Sunday); when both day of month and weekday are restricted, either one
-//! matching is enough, as in cron. The `cron` crate matches wall-clock
-//! times; this module maps them to instants in the rule's zone the way
-//! cronie does across daylight-saving changes: a time skipped by the change
-//! fires once right after it; a repeated time fires once for a fixed-time
-//! job, while a job whose minute or hour is a wildcard keeps firing through
-//! the repeated hour. Every computation takes the current instant as an
-//! argument: nothing here reads a clock.
+//! An expression is read the way crontab users write it, as cronie reads
+//! it (see `fields`): 5 fields (minute hour day month weekday), 6 (seconds
+//! first), 7 (with a year), or one of `@yearly`, `@annually`, `@monthly`,
+//! `@weekly`, `@daily`, `@midnight`, `@hourly`. When day of month and
+//! weekday are both restricted (neither starts with `*`), either one
+//! matching is enough; otherwise both must match. Matching wall-clock
+//! times are mapped to instants in the rule's zone (`zone`) the way cronie
+//! behaves across daylight-saving changes, for local time and named zones
+//! alike: a time skipped by the change fires once, right after it; a
+//! repeated time fires once for a fixed-time job, while a job whose minute
+//! or hour starts with `*` keeps firing through the repeated hour. Every
+//! computation takes the current instant as an argument: nothing here
+//! reads a clock.
 
-use std::str::FromStr;
+mod fields;
+mod zone;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+pub use fields::CronError;
+pub use zone::Zone;
+pub(crate) use zone::Zones;
 
-/// The zone a cron rule's wall-clock times are in.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Zone {
-    /// The system's local time (`TZ`, else `/etc/localtime`).
-    Local,
-    /// An IANA zone such as `Europe/Paris`.
-    Named(chrono_tz::Tz),
-}
+use jiff::civil::DateTime;
+use jiff::Timestamp;
 
-impl Zone {
-    /// Parses an IANA zone name.
-    pub fn named(name: &str) -> Option<Self> {
-        name.parse::<chrono_tz::Tz>().ok().map(Self::Named)
-    }
+use fields::{Field, FieldKind};
+use zone::Resolved;
 
-    /// An instant as wall-clock time in this zone, with its offset.
-    pub fn display(&self, instant: DateTime<Utc>) -> String {
-        const FORMAT: &str = "%Y-%m-%d %H:%M:%S %:z";
-        match self {
-            Self::Local => instant
-                .with_timezone(&chrono::Local)
-                .format(FORMAT)
-                .to_string(),
-            Self::Named(tz) => {
-                format!("{} {}", instant.with_timezone(tz).format(FORMAT), tz.name())
-            }
-        }
-    }
-
-    fn wall_clock(&self, instant: DateTime<Utc>) -> NaiveDateTime {
-        match self {
-            Self::Local => instant.with_timezone(&chrono::Local).naive_local(),
-            Self::Named(tz) => instant.with_timezone(tz).naive_local(),
-        }
-    }
-
-    fn instants(&self, wall: &NaiveDateTime) -> LocalResult<DateTime<Utc>> {
-        let to_utc = |r: LocalResult<DateTime<_>>| r.map(|t| t.with_timezone(&Utc));
-        match self {
-            Self::Local => to_utc(
-                chrono::Local
-                    .from_local_datetime(wall)
-                    .map(|t| t.fixed_offset()),
-            ),
-            Self::Named(tz) => to_utc(tz.from_local_datetime(wall).map(|t| t.fixed_offset())),
-        }
-    }
-
-    /// True when the zone's UTC offset changes within three hours of
-    /// `instant`: only then can a wall-clock hour repeat.
-    fn changes_offset_near(&self, instant: DateTime<Utc>) -> bool {
-        use chrono::Offset;
-        let window = chrono::Duration::hours(3);
-        let offset = |t: DateTime<Utc>| match self {
-            Self::Local => t.with_timezone(&chrono::Local).offset().fix(),
-            Self::Named(tz) => t.with_timezone(tz).offset().fix(),
-        };
-        offset(instant - window) != offset(instant + window)
-    }
-
-    /// The first instant after a wall-clock time that a daylight-saving
-    /// change skipped: the moment the clocks jumped.
-    fn end_of_gap(&self, skipped: NaiveDateTime) -> Option<DateTime<Utc>> {
-        let valid = |wall: &NaiveDateTime| match self.instants(wall) {
-            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Some(t),
-            LocalResult::None => None,
-        };
-        let minute = chrono::Duration::minutes(1);
-        let second = chrono::Duration::seconds(1);
-        // Gaps are at most a few hours and change at whole minutes in
-        // practice: find the first valid minute, then its first second.
-        let mut wall = skipped;
-        for _ in 0..24 * 60 {
-            wall += minute;
-            if let Some(mut first) = valid(&wall) {
-                for _ in 0..60 {
-                    match valid(&(wall - second)) {
-                        Some(earlier) => {
-                            wall -= second;
-                            first = earlier;
-                        }
-                        None => break,
-                    }
-                }
-                return Some(first);
-            }
-        }
-        None
-    }
-}
-
-/// A parsed cron expression.
+/// A parsed cron expression in its zone.
 #[derive(Debug, Clone)]
 pub struct Cron {
-    /// One schedule, or two whose union is the expression (cron's "day of
-    /// month or weekday" rule).
-    schedules: Vec<cron::Schedule>,
-    /// Minute or hour is a wildcard: fires through a repeated hour.
+    second: Field,
+    minute: Field,
+    hour: Field,
+    day_of_month: Field,
+    month: Field,
+    day_of_week: Field,
+    year: Field,
+    /// Minute or hour starts with `*`: fires through a repeated hour.
     wildcard: bool,
     zone: Zone,
 }
 
 const MACROS: &[(&str, &str)] = &[
-    ("@yearly", "0 0 0 1 1 *"),
-    ("@annually", "0 0 0 1 1 *"),
-    ("@monthly", "0 0 0 1 * *"),
-    ("@weekly", "0 0 0 * * SUN"),
-    ("@daily", "0 0 0 * * *"),
-    ("@midnight", "0 0 0 * * *"),
-    ("@hourly", "0 0 * * * *"),
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+    ("@monthly", "0 0 1 * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@hourly", "0 * * * *"),
 ];
 
-const WEEKDAYS: [&str; 8] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+/// The fields of 5, 6 and 7-field expressions, in order.
+const LAYOUTS: [&[FieldKind]; 3] = {
+    use FieldKind::*;
+    [
+        &[Minute, Hour, DayOfMonth, Month, DayOfWeek],
+        &[Second, Minute, Hour, DayOfMonth, Month, DayOfWeek],
+        &[Second, Minute, Hour, DayOfMonth, Month, DayOfWeek, Year],
+    ]
+};
 
-/// Rewrites a crontab weekday field (0-7, 0 and 7 Sunday) into names, which
-/// the `cron` crate reads unambiguously.
-fn weekday_field(field: &str) -> Result<String, String> {
-    if field == "*" || field == "?" {
-        return Ok(field.to_owned());
-    }
-    let mut names = Vec::new();
-    for part in field.split(',') {
-        let (range, step) = match part.split_once('/') {
-            Some((range, step)) => {
-                let step: usize = step
-                    .parse()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("bad step \"{step}\" in weekday field"))?;
-                (range, step)
+/// The words of `text` with their byte offsets.
+fn words(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_whitespace(), start) {
+            (true, Some(s)) => {
+                out.push((s, &text[s..i]));
+                start = None;
             }
-            None => (part, 1),
-        };
-        let numeric = |text: &str| -> Result<Option<usize>, String> {
-            if text.bytes().all(|b| b.is_ascii_digit()) && !text.is_empty() {
-                let n: usize = text
-                    .parse()
-                    .map_err(|_| format!("bad weekday \"{text}\""))?;
-                if n > 7 {
-                    return Err(format!("weekday {n} out of range 0-7"));
-                }
-                Ok(Some(n))
-            } else {
-                Ok(None)
-            }
-        };
-        let bounds = match range {
-            "*" => Some((0, 6)),
-            _ => match range.split_once('-') {
-                Some((a, b)) => match (numeric(a)?, numeric(b)?) {
-                    (Some(a), Some(b)) if a <= b => Some((a, b)),
-                    (Some(a), Some(b)) => {
-                        return Err(format!("weekday range {a}-{b} runs backwards"))
-                    }
-                    _ => None,
-                },
-                None => numeric(range)?.map(|n| (n, n)),
-            },
-        };
-        match bounds {
-            Some((first, last)) => {
-                names.extend((first..=last).step_by(step).map(|n| WEEKDAYS[n].to_owned()));
-            }
-            None => names.push(part.to_owned()),
+            (false, None) => start = Some(i),
+            _ => {}
         }
     }
-    names.dedup();
-    Ok(names.join(","))
-}
-
-fn is_restricted(field: &str) -> bool {
-    field != "*" && field != "?"
+    out
 }
 
 impl Cron {
     /// Parses a cron expression for wall-clock times in `zone`.
-    pub fn parse(expression: &str, zone: Zone) -> Result<Self, String> {
-        let expression = expression.trim();
-        let expanded = match MACROS.iter().find(|(name, _)| *name == expression) {
-            Some((_, fields)) => (*fields).to_owned(),
-            None if expression.starts_with('@') => {
-                return Err(format!(
-                    "unknown macro \"{expression}\" (use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly; for a kick at start-up use on_start: true)"
+    pub fn parse(expression: &str, zone: Zone) -> Result<Self, CronError> {
+        let fail = |span: (usize, usize), problem: String| CronError {
+            expression: expression.to_owned(),
+            span,
+            problem,
+        };
+        let trimmed = expression.trim();
+        let macro_at = expression.len() - expression.trim_start().len();
+        let (text, base) = match MACROS.iter().find(|(name, _)| *name == trimmed) {
+            Some((_, fields)) => (*fields, None),
+            None if trimmed.starts_with('@') => {
+                return Err(fail(
+                    (macro_at, trimmed.len()),
+                    format!("unknown macro \"{trimmed}\": use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly (for a kick at start-up, on_start: true)"),
                 ))
             }
-            None => expression.to_owned(),
+            None => (expression, Some(0)),
         };
-        let mut fields: Vec<String> = expanded.split_whitespace().map(str::to_owned).collect();
-        match fields.len() {
-            5 => fields.insert(0, "0".to_owned()),
-            6 | 7 => {}
-            n => {
-                return Err(format!(
-                    "{n} fields (use 5: minute hour day month weekday; 6 with seconds first; 7 with a year)"
-                ))
-            }
-        }
-        fields[5] = weekday_field(&fields[5])?;
-        let wildcard = fields[1].starts_with('*') || fields[2].starts_with('*');
-        let variants = if is_restricted(&fields[3]) && is_restricted(&fields[5]) {
-            let mut by_day = fields.clone();
-            by_day[5] = "*".to_owned();
-            let mut by_weekday = fields;
-            by_weekday[3] = "*".to_owned();
-            vec![by_day, by_weekday]
-        } else {
-            vec![fields]
+        let words = words(text);
+        let Some(layout) = LAYOUTS.iter().find(|l| l.len() == words.len()) else {
+            return Err(fail(
+                (macro_at, trimmed.len()),
+                format!(
+                    "{} fields: write 5 (minute hour day-of-month month weekday), 6 with seconds first, or 7 with a year after them",
+                    words.len()
+                ),
+            ));
         };
-        let schedules = variants
-            .iter()
-            .map(|f| cron::Schedule::from_str(&f.join(" ")).map_err(|e| e.to_string()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            schedules,
-            wildcard,
+        let mut cron = Cron {
+            second: Field::every(FieldKind::Second),
+            minute: Field::every(FieldKind::Minute),
+            hour: Field::every(FieldKind::Hour),
+            day_of_month: Field::every(FieldKind::DayOfMonth),
+            month: Field::every(FieldKind::Month),
+            day_of_week: Field::every(FieldKind::DayOfWeek),
+            year: Field::every(FieldKind::Year),
+            wildcard: false,
             zone,
-        })
+        };
+        if layout.len() == 5 {
+            cron.second = Field::only(FieldKind::Second, 0);
+        }
+        for (kind, (at, word)) in layout.iter().zip(&words) {
+            let field = fields::parse(*kind, word, base.map_or(macro_at, |b| b + at)).map_err(
+                |(start, len, problem)| match base {
+                    Some(_) => fail((start, len), problem),
+                    None => fail((macro_at, trimmed.len()), problem),
+                },
+            )?;
+            *cron.field_mut(*kind) = field;
+        }
+        cron.wildcard = cron.minute.star || cron.hour.star;
+        if cron.next_wall_from(civil(YEAR_ZERO)).is_none() {
+            return Err(fail(
+                (macro_at, trimmed.len()),
+                "this expression matches no date: it would never fire".to_owned(),
+            ));
+        }
+        Ok(cron)
     }
 
-    /// The next wall-clock time after `wall` that the expression matches.
-    fn next_wall(&self, wall: NaiveDateTime) -> Option<NaiveDateTime> {
-        let as_utc = Utc.from_utc_datetime(&wall);
-        self.schedules
-            .iter()
-            .filter_map(|s| s.after(&as_utc).next())
-            .min()
-            .map(|t| t.naive_utc())
+    fn field_mut(&mut self, kind: FieldKind) -> &mut Field {
+        match kind {
+            FieldKind::Second => &mut self.second,
+            FieldKind::Minute => &mut self.minute,
+            FieldKind::Hour => &mut self.hour,
+            FieldKind::DayOfMonth => &mut self.day_of_month,
+            FieldKind::Month => &mut self.month,
+            FieldKind::DayOfWeek => &mut self.day_of_week,
+            FieldKind::Year => &mut self.year,
+        }
     }
 
     /// The zone the expression's times are in.
@@ -251,60 +159,252 @@ impl Cron {
         &self.zone
     }
 
-    /// The first instant strictly after `after` at which the rule fires.
-    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let forward = self.next_forward(after);
-        if !self.wildcard || !self.zone.changes_offset_near(after) {
-            return forward;
-        }
-        [forward, self.next_in_repeated_hour(after)]
-            .into_iter()
-            .flatten()
-            .min()
+    /// Whether the expression matches a date (day of month, month, weekday,
+    /// year; cron's rule for combining day of month and weekday).
+    fn matches_date(&self, year: u32, month: u32, day: u32, weekday: u32) -> bool {
+        let by_day = self.day_of_month.has(day);
+        let by_weekday = self.day_of_week.has(weekday);
+        let day_ok = if self.day_of_month.star || self.day_of_week.star {
+            by_day && by_weekday
+        } else {
+            by_day || by_weekday
+        };
+        self.year.has(year) && self.month.has(month) && day_ok
     }
 
-    /// A wildcard job's next fire time on the second pass through a
-    /// repeated hour, whose wall-clock times lie behind the current one.
-    fn next_in_repeated_hour(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let now = self.zone.wall_clock(after);
-        let end = now + chrono::Duration::hours(3);
-        let mut wall = now - chrono::Duration::hours(3);
-        while let Some(candidate) = self.next_wall(wall).filter(|c| *c <= end) {
-            if let LocalResult::Ambiguous(_, second) = self.zone.instants(&candidate) {
+    /// Whether the expression matches a wall-clock time.
+    #[cfg(test)]
+    pub(crate) fn matches(&self, wall: DateTime) -> bool {
+        let parts = Parts::of(wall);
+        self.matches_date(parts.year, parts.month, parts.day, weekday(wall.date()))
+            && self.hour.has(parts.hour)
+            && self.minute.has(parts.minute)
+            && self.second.has(parts.second)
+    }
+
+    /// The first matching wall-clock time at or after `from`.
+    fn next_wall_from(&self, from: DateTime) -> Option<DateTime> {
+        let mut p = Parts::of(from);
+        let (_, last_year) = fields::YEARS;
+        loop {
+            if p.year > last_year {
+                return None;
+            }
+            if !self.year.has(p.year) {
+                p.year = self.year.next_from(p.year + 1, last_year)?;
+                p.restart(Unit::Month);
+                continue;
+            }
+            let Some(month) = self.month.next_from(p.month, 12) else {
+                p.year += 1;
+                p.restart(Unit::Month);
+                continue;
+            };
+            if month != p.month {
+                p.month = month;
+                p.restart(Unit::Day);
+            }
+            let date = p.date();
+            let Some(date) = date else {
+                p.next_month();
+                continue;
+            };
+            if !self.matches_date(p.year, p.month, p.day, weekday(date)) {
+                p.day += 1;
+                p.restart(Unit::Hour);
+                continue;
+            }
+            let Some(hour) = self.hour.next_from(p.hour, 23) else {
+                p.day += 1;
+                p.restart(Unit::Hour);
+                continue;
+            };
+            if hour != p.hour {
+                p.hour = hour;
+                p.restart(Unit::Minute);
+            }
+            let Some(minute) = self.minute.next_from(p.minute, 59) else {
+                p.hour += 1;
+                p.restart(Unit::Minute);
+                if p.hour > 23 {
+                    p.day += 1;
+                    p.restart(Unit::Hour);
+                }
+                continue;
+            };
+            if minute != p.minute {
+                p.minute = minute;
+                p.second = 0;
+            }
+            let Some(second) = self.second.next_from(p.second, 59) else {
+                p.minute += 1;
+                p.second = 0;
+                if p.minute > 59 {
+                    p.hour += 1;
+                    p.restart(Unit::Minute);
+                    if p.hour > 23 {
+                        p.day += 1;
+                        p.restart(Unit::Hour);
+                    }
+                }
+                continue;
+            };
+            p.second = second;
+            return p.datetime();
+        }
+    }
+
+    /// The first matching wall-clock time strictly after `wall`.
+    fn next_wall(&self, wall: DateTime) -> Option<DateTime> {
+        let next_second = wall
+            .with()
+            .subsec_nanosecond(0)
+            .build()
+            .ok()?
+            .checked_add(jiff::SignedDuration::from_secs(1))
+            .ok()?;
+        self.next_wall_from(next_second)
+    }
+
+    /// The first instant strictly after `after` at which the rule fires.
+    pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
+        let forward = self.next_forward(after);
+        if !self.wildcard {
+            return forward;
+        }
+        let Some((start, end)) = self.zone.fold_near(after) else {
+            return forward;
+        };
+        // A wildcard job also fires on the second pass through a repeated
+        // hour, whose wall-clock times may lie behind the current one.
+        let mut wall = start.checked_sub(jiff::SignedDuration::from_secs(1)).ok()?;
+        while let Some(candidate) = self.next_wall(wall).filter(|c| *c < end) {
+            if let Some(Resolved::Fold(_, second)) = self.zone.resolve(candidate) {
                 if second > after {
-                    return Some(second);
+                    return [forward, Some(second)].into_iter().flatten().min();
                 }
             }
             wall = candidate;
         }
-        None
+        forward
     }
 
     /// The next fire time found by walking wall-clock time forward.
-    fn next_forward(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_forward(&self, after: Timestamp) -> Option<Timestamp> {
         let mut wall = self.zone.wall_clock(after);
-        // A repeated hour can put up to an hour of candidates behind us.
-        for _ in 0..100_000 {
+        loop {
             let candidate = self.next_wall(wall)?;
             wall = candidate;
-            let instant = match self.zone.instants(&candidate) {
-                LocalResult::Single(t) => Some(t),
-                LocalResult::Ambiguous(first, second) => {
-                    if first > after {
-                        Some(first)
-                    } else if self.wildcard {
-                        Some(second)
-                    } else {
-                        None
-                    }
-                }
-                LocalResult::None => self.zone.end_of_gap(candidate),
+            let instant = match self.zone.resolve(candidate)? {
+                Resolved::Single(t) | Resolved::Gap(t) => Some(t),
+                Resolved::Fold(first, _) if first > after => Some(first),
+                Resolved::Fold(_, second) if self.wildcard => Some(second),
+                Resolved::Fold(..) => None,
             };
             if let Some(t) = instant.filter(|t| *t > after) {
                 return Some(t);
             }
         }
-        None
+    }
+}
+
+/// 1970-01-01 00:00:00, where the year field starts.
+const YEAR_ZERO: (u32, u32, u32) = (1970, 1, 1);
+
+fn civil((year, month, day): (u32, u32, u32)) -> DateTime {
+    Parts {
+        year,
+        month,
+        day,
+        hour: 0,
+        minute: 0,
+        second: 0,
+    }
+    .datetime()
+    .unwrap_or(DateTime::MIN)
+}
+
+/// Crontab's weekday number: Sunday 0.
+fn weekday(date: jiff::civil::Date) -> u32 {
+    u32::from(date.weekday().to_sunday_zero_offset().unsigned_abs())
+}
+
+/// The units of a wall-clock time, largest first.
+#[derive(Clone, Copy)]
+enum Unit {
+    Month,
+    Day,
+    Hour,
+    Minute,
+}
+
+/// A wall-clock time as plain numbers, which may run past their field's
+/// end while a search carries over.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+impl Parts {
+    fn of(wall: DateTime) -> Parts {
+        let n = |v: i8| u32::from(v.unsigned_abs());
+        Parts {
+            year: u32::from(wall.year().unsigned_abs()),
+            month: n(wall.month()),
+            day: n(wall.day()),
+            hour: n(wall.hour()),
+            minute: n(wall.minute()),
+            second: n(wall.second()),
+        }
+    }
+
+    /// Resets every unit below `unit`'s parent to its start: `Month` means
+    /// January the 1st at midnight, `Day` the 1st at midnight, and so on.
+    fn restart(&mut self, unit: Unit) {
+        if matches!(unit, Unit::Month) {
+            self.month = 1;
+        }
+        if matches!(unit, Unit::Month | Unit::Day) {
+            self.day = 1;
+        }
+        if matches!(unit, Unit::Month | Unit::Day | Unit::Hour) {
+            self.hour = 0;
+        }
+        self.minute = 0;
+        self.second = 0;
+    }
+
+    fn next_month(&mut self) {
+        self.month += 1;
+        if self.month > 12 {
+            self.year += 1;
+            self.month = 1;
+        }
+        self.restart(Unit::Day);
+    }
+
+    /// The date, if the day exists in its month.
+    fn date(&self) -> Option<jiff::civil::Date> {
+        let year = i16::try_from(self.year).ok()?;
+        let month = i8::try_from(self.month).ok()?;
+        let day = i8::try_from(self.day).ok()?;
+        jiff::civil::Date::new(year, month, day).ok()
+    }
+
+    fn datetime(&self) -> Option<DateTime> {
+        let time = jiff::civil::Time::new(
+            i8::try_from(self.hour).ok()?,
+            i8::try_from(self.minute).ok()?,
+            i8::try_from(self.second).ok()?,
+            0,
+        )
+        .ok()?;
+        Some(self.date()?.to_datetime(time))
     }
 }
 
@@ -313,23 +413,23 @@ impl Cron {
 /// collapse into one fire, and a clock set back never repeats a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CronProgress {
-    after: DateTime<Utc>,
+    after: Timestamp,
 }
 
 impl CronProgress {
     /// Starts counting from `now`: the first slot is the next one.
-    pub(crate) fn starting(now: DateTime<Utc>) -> Self {
+    pub(crate) fn starting(now: Timestamp) -> Self {
         Self { after: now }
     }
 
     /// The slot to fire for next; at or before the current time it is due
     /// at once.
-    pub(crate) fn next(&self, cron: &Cron) -> Option<DateTime<Utc>> {
+    pub(crate) fn next(&self, cron: &Cron) -> Option<Timestamp> {
         cron.next_after(self.after)
     }
 
     /// Records that `slot` fired at `now`: every slot up to `now` is done.
-    pub(crate) fn fired(&mut self, slot: DateTime<Utc>, now: DateTime<Utc>) {
+    pub(crate) fn fired(&mut self, slot: Timestamp, now: Timestamp) {
         self.after = slot.max(now);
     }
 }
