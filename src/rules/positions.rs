@@ -8,6 +8,7 @@
 //! event parser rejects gives an empty index, and lookups fall back to the
 //! nearest ancestor that has a position.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -95,10 +96,13 @@ impl Builder {
                     if let Some(text) = key_text {
                         let mut key_path = path.clone();
                         key_path.push(Step::Key(text.to_owned()));
-                        if self.index.keys.contains_key(&key_path) {
-                            self.index.duplicates.push((text.to_owned(), position));
-                        } else {
-                            self.index.keys.insert(key_path, position);
+                        match self.index.keys.entry(key_path) {
+                            Entry::Occupied(_) => {
+                                self.index.duplicates.push((text.to_owned(), position));
+                            }
+                            Entry::Vacant(place) => {
+                                place.insert(position);
+                            }
                         }
                     }
                     None
