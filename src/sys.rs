@@ -49,6 +49,17 @@ pub(crate) fn running_set_id() -> bool {
     uid != euid || gid != egid
 }
 
+/// The process's soft limit on open files (`RLIMIT_NOFILE`).
+pub(crate) fn open_file_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: limit is a valid, writable rlimit that outlives the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (rc == 0).then_some(limit.rlim_cur)
+}
+
 /// The machine's host name, as `gethostname(2)` gives it.
 pub(crate) fn hostname() -> String {
     let mut buf = [0 as libc::c_char; 256];

@@ -1,8 +1,13 @@
 //! One kicker per rule: takes the rule's pending flag and kicks through the
 //! core sender, one kick at a time.
 //!
-//! A trigger that comes while a kick is in flight folds into one kick
-//! after it, and rules never wait for each other. For a `watch` rule the
+//! A rule has one kicker for as long as its name is in the rules file: a
+//! reload hands it the new definition, which its next kick uses, so two
+//! kicks of one rule are never in flight, reloads or not. A kicker that
+//! takes over a name whose old kicker is still finishing waits for it. A
+//! trigger that comes while a kick is in flight folds into one kick after
+//! it, and rules never wait for each other, except for a descriptor: the
+//! kicks in flight at once are capped to fit the process's file limit. For a `watch` rule the
 //! kicker then waits out the debounce window and kicks once more if
 //! anything arrived meanwhile, so that the first event after a quiet spell
 //! kicks at once and no event is left without a kick that starts after it.
@@ -15,7 +20,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
 
 use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
@@ -35,16 +41,55 @@ enum Outcome {
     Abandoned,
 }
 
-/// Takes `pending` and kicks, one kick at a time, until told to stop.
-pub(crate) async fn kicker(
-    planned: Arc<PlannedRule>,
-    pending: Arc<Pending>,
-    dry_run: bool,
-    mut stop: watch::Receiver<Stop>,
-) {
-    let debounce = match &planned.source {
-        Source::Watch(watch) => watch.debounce,
-        _ => Duration::ZERO,
+/// What a kicker works with.
+pub(crate) struct Kicker {
+    /// The rule's current definition.
+    pub definition: watch::Receiver<Arc<PlannedRule>>,
+    /// Raised by the rule's sources.
+    pub pending: Arc<Pending>,
+    /// Log the kicks instead of sending them.
+    pub dry_run: bool,
+    /// How the daemon asks it to stop.
+    pub stop: watch::Receiver<Stop>,
+    /// One permit per kick in flight, daemon-wide.
+    pub descriptors: Arc<Semaphore>,
+    /// A previous kicker of the same rule name, still finishing.
+    pub handover: Option<JoinHandle<()>>,
+}
+
+/// Takes the pending flag and kicks, one kick at a time, until told to stop.
+pub(crate) async fn kicker(kicker: Kicker) {
+    let Kicker {
+        definition,
+        pending,
+        dry_run,
+        mut stop,
+        descriptors,
+        handover,
+    } = kicker;
+    if let Some(previous) = handover {
+        let _ = previous.await;
+    }
+    let send = |planned: Arc<PlannedRule>, stop: watch::Receiver<Stop>| {
+        let descriptors = Arc::clone(&descriptors);
+        async move {
+            let mut shutdown = stop.clone();
+            let permit = tokio::select! {
+                permit = descriptors.acquire_owned() => permit.ok(),
+                () = stopped(&mut shutdown, |s| s == Stop::Now) => None,
+            };
+            let Some(_permit) = permit else {
+                return Outcome::Abandoned;
+            };
+            let mut shutdown = stop;
+            // A reload lets retries finish; only a shutdown abandons them.
+            kick(
+                &planned,
+                dry_run,
+                stopped(&mut shutdown, |s| s == Stop::Now),
+            )
+            .await
+        }
     };
     loop {
         tokio::select! {
@@ -56,28 +101,21 @@ pub(crate) async fn kicker(
             return;
         }
         if mode == Stop::Drain {
-            // Send what was pending, then leave the rest to the new rules.
-            let mut shutdown = stop.clone();
-            kick(
-                &planned,
-                dry_run,
-                stopped(&mut shutdown, |s| s == Stop::Now),
-            )
-            .await;
+            // The rule is gone from the file: send what was pending, then end.
+            let planned = Arc::clone(&definition.borrow());
+            send(planned, stop.clone()).await;
             return;
         }
         while pending.take() {
-            let mut shutdown = stop.clone();
-            // A reload lets retries finish; only a shutdown abandons them.
-            let outcome = kick(
-                &planned,
-                dry_run,
-                stopped(&mut shutdown, |s| s == Stop::Now),
-            )
-            .await;
+            let planned = Arc::clone(&definition.borrow());
+            let outcome = send(Arc::clone(&planned), stop.clone()).await;
             if outcome == Outcome::Abandoned || *stop.borrow() != Stop::Running {
                 break;
             }
+            let debounce = match &planned.source {
+                Source::Watch(watch) => watch.debounce,
+                _ => Duration::ZERO,
+            };
             if !debounce.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep(debounce) => {}

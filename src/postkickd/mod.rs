@@ -16,6 +16,7 @@ mod lint;
 mod logging;
 mod pending;
 mod plan;
+mod running;
 mod serve;
 mod sources;
 mod stop;

@@ -1,28 +1,22 @@
 //! The daemon's life: generations of a plan, reloads and stops.
 //!
-//! `run` loads the plan, starts one generation of sources and kickers,
-//! tells systemd when it is ready, reloads on `SIGHUP` (the new file is
-//! checked first; an invalid one leaves the old rules running; a valid one
-//! replaces them without losing a pending kick: the old kickers send what
-//! they had pending while the new sources are already watching), and stops
-//! on `SIGTERM` or `SIGINT` within a second, giving an in-flight kick what
-//! is left of that second. It runs on one thread; kicks are asynchronous
+//! `run` loads the plan, starts its rules (`running`), tells systemd when
+//! it is ready, reloads on `SIGHUP` (the new file is checked first; an
+//! invalid one leaves the old rules running; a valid one is taken in place,
+//! rule by rule, so that nothing pending is lost and no rule's timers
+//! restart), and stops on `SIGTERM` or `SIGINT` within a second, giving an
+//! in-flight kick what is left of that second. It runs on one thread; kicks are asynchronous
 //! and never block it. Every line it logs carries an `event` field for
 //! machines (`started`, `reloaded`, `reload_refused`, `stopping`).
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-use super::kicker::kicker;
-use super::pending::Pending;
 use super::plan::Plan;
-use super::stop::Stop;
-use super::{load_plan, sources, systemd, DaemonError, RunOptions};
+use super::running::Running;
+use super::{load_plan, systemd, DaemonError, RunOptions};
 
 /// How long a stop may take, in-flight kicks included.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -50,48 +44,6 @@ impl StopSignals {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
         }
-    }
-}
-
-/// One set of running rules.
-struct Generation {
-    stop: watch::Sender<Stop>,
-    tasks: Vec<JoinHandle<()>>,
-    _sources: sources::Sources,
-}
-
-impl Generation {
-    fn start(plan: &Plan, dry_run: bool) -> Result<Generation, DaemonError> {
-        let (stop, stop_rx) = watch::channel(Stop::Running);
-        let rules: Vec<_> = plan
-            .enabled()
-            .map(|planned| {
-                let pending = Arc::new(Pending::default());
-                if planned.rule.on_start {
-                    pending.raise();
-                }
-                (Arc::new(planned.clone()), pending)
-            })
-            .collect();
-        let mut sources = sources::start(&rules, &stop_rx)?;
-        let mut tasks = std::mem::take(&mut sources.tasks);
-        for (planned, pending) in rules {
-            tasks.push(tokio::spawn(kicker(
-                planned,
-                pending,
-                dry_run,
-                stop_rx.clone(),
-            )));
-        }
-        Ok(Generation {
-            stop,
-            tasks,
-            _sources: sources,
-        })
-    }
-
-    fn finished(&self) -> bool {
-        self.tasks.iter().all(JoinHandle::is_finished)
     }
 }
 
@@ -126,11 +78,10 @@ pub(super) async fn serve(
     let rules_file = options.rules_path.display().to_string();
     let load = || load_plan(&options.rules_path, options.config_directory.as_deref());
     let plan = load()?;
-    let mut current = Generation::start(&plan, options.dry_run)?;
+    let mut running = Running::start(&plan, options.dry_run)?;
     let summary_line = summary(&plan, options.dry_run);
     tracing::info!(event = "started", rules = %rules_file, "{summary_line}");
     systemd::ready(&summary_line);
-    let mut draining: Vec<Generation> = Vec::new();
     let watchdog = systemd::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     loop {
@@ -138,14 +89,11 @@ pub(super) async fn serve(
             _ = hangup.recv() => {
                 systemd::reloading();
                 let reloaded = load().and_then(|plan| {
-                    Generation::start(&plan, options.dry_run).map(|next| (next, summary(&plan, options.dry_run)))
+                    running.reload(&plan)?;
+                    Ok(summary(&plan, options.dry_run))
                 });
                 match reloaded {
-                    Ok((next, summary_line)) => {
-                        let previous = std::mem::replace(&mut current, next);
-                        // The old rules send what they had pending, then end.
-                        let _ = previous.stop.send(Stop::Drain);
-                        draining.push(previous);
+                    Ok(summary_line) => {
                         tracing::info!(event = "reloaded", rules = %rules_file, "reloaded: {summary_line}");
                         systemd::ready(&summary_line);
                     }
@@ -161,23 +109,9 @@ pub(super) async fn serve(
             () = &mut until => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => systemd::watchdog(),
         }
-        draining.retain(|g| !g.finished());
     }
     systemd::stopping();
     tracing::info!(event = "stopping", "stopping");
-    let deadline = tokio::time::Instant::now() + STOP_GRACE;
-    let mut generations = draining;
-    generations.push(current);
-    for generation in &generations {
-        let _ = generation.stop.send(Stop::Now);
-    }
-    for generation in generations {
-        for task in generation.tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
-                abort.abort();
-            }
-        }
-    }
+    running.stop(STOP_GRACE).await;
     Ok(())
 }

@@ -138,14 +138,21 @@ impl EndpointError {
 impl EndpointError {
     /// What an administrator can do about this failure, as one phrase.
     pub fn hint(&self) -> &'static str {
-        let io_kind = match self {
-            Self::Lookup { source, .. } | Self::Connect { source, .. } => Some(source.kind()),
+        let source = match self {
+            Self::Lookup { source, .. } | Self::Connect { source, .. } => Some(source),
             Self::FifoOpen {
                 why: FifoRefusal::Open(source),
                 ..
-            } => Some(source.kind()),
+            } => Some(source),
             _ => None,
         };
+        let out_of_descriptors = source
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|errno| errno == libc::EMFILE || errno == libc::ENFILE);
+        if out_of_descriptors {
+            return "out of file descriptors: raise LimitNOFILE= in the unit (ulimit -n), or kick less at once";
+        }
+        let io_kind = source.map(std::io::Error::kind);
         match (self, io_kind) {
             (_, Some(std::io::ErrorKind::PermissionDenied)) => {
                 "run postkickd as the postfix user (User=postfix in the unit), which owns public/ and private/"

@@ -1,70 +1,101 @@
 //! Trigger sources: what raises a planned rule's pending kick.
 //!
-//! [`timer`] serves `every` and `cron` rules, [`watch`] serves `watch`
-//! rules with one inotify instance for all of them. A source only raises
-//! its rule's [`Pending`] flag; the kicker does the rest. `on_start` is
-//! not a source: the generation raises the flag before anything runs.
+//! [`timers`] is one task for every `cron` and `every` rule; [`watch`] is
+//! one inotify instance for every `watch` rule. Both live as long as the
+//! daemon and take each reload's rules in place: timers keep their place,
+//! and the new watches are set up before the old ones are dropped, so that
+//! a reload storm leaves exactly one inotify instance and no event is
+//! missed meanwhile. A source only raises its rule's [`Pending`] flag; the
+//! kicker does the rest. `on_start` is not a source: the daemon raises the
+//! flag at start-up.
 
-pub(crate) mod timer;
+pub(crate) mod timers;
 pub(crate) mod watch;
 
 use std::sync::Arc;
 
 use tokio::sync::watch as channel;
-use tokio::task::JoinHandle;
 
 use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
 use super::stop::Stop;
+use timers::{Schedule, TimerRule, Timers};
 use watch::{Registration, WatchError, WatchHub};
 
-/// The running sources of one generation; dropping it stops the watches.
+/// The running sources.
 pub(crate) struct Sources {
-    /// Timer tasks; they end when the generation is told to stop.
-    pub tasks: Vec<JoinHandle<()>>,
-    _watches: Option<WatchHub>,
+    timers: Timers,
+    watches: Option<WatchHub>,
 }
 
-/// Starts a source for each rule: the watches first, so that if they
-/// cannot be set up no timer has started.
-pub(crate) fn start(
-    rules: &[(Arc<PlannedRule>, Arc<Pending>)],
-    stop: &channel::Receiver<Stop>,
-) -> Result<Sources, WatchError> {
-    let registrations: Vec<Registration> = rules
-        .iter()
-        .filter_map(|(planned, pending)| match &planned.source {
-            Source::Watch(spec) => Some(Registration {
-                spec: spec.clone(),
-                pending: Arc::clone(pending),
-            }),
-            Source::Cron { .. } | Source::Every { .. } => None,
-        })
-        .collect();
-    let watches = if registrations.is_empty() {
-        None
-    } else {
-        Some(WatchHub::start(registrations)?)
-    };
-    let mut tasks = Vec::new();
+/// Splits a plan's rules into timer rules and watch registrations.
+fn split(rules: &[(Arc<PlannedRule>, Arc<Pending>)]) -> (Vec<TimerRule>, Vec<Registration>) {
+    let mut timers = Vec::new();
+    let mut registrations = Vec::new();
     for (planned, pending) in rules {
-        let (pending, stop) = (Arc::clone(pending), stop.clone());
+        let pending = Arc::clone(pending);
+        let name = planned.rule.name.clone();
         match &planned.source {
-            Source::Cron { schedule, jitter } => {
-                let (name, schedule, jitter) =
-                    (planned.rule.name.clone(), schedule.clone(), *jitter);
-                tasks.push(tokio::spawn(async move {
-                    timer::cron(&name, &schedule, jitter, &pending, stop).await;
-                }));
-            }
-            &Source::Every { period, jitter } => tasks.push(tokio::spawn(async move {
-                timer::every(period, jitter, &pending, stop).await;
-            })),
-            Source::Watch(_) => {}
+            Source::Cron { schedule, jitter } => timers.push(TimerRule {
+                name,
+                schedule: Schedule::Cron {
+                    cron: Box::new(schedule.clone()),
+                    jitter: *jitter,
+                },
+                pending,
+            }),
+            &Source::Every { period, jitter } => timers.push(TimerRule {
+                name,
+                schedule: Schedule::Every { period, jitter },
+                pending,
+            }),
+            Source::Watch(spec) => registrations.push(Registration {
+                spec: spec.clone(),
+                pending,
+            }),
         }
     }
-    Ok(Sources {
-        tasks,
-        _watches: watches,
-    })
+    (timers, registrations)
+}
+
+fn watch_hub(registrations: Vec<Registration>) -> Result<Option<WatchHub>, WatchError> {
+    if registrations.is_empty() {
+        Ok(None)
+    } else {
+        WatchHub::start(registrations).map(Some)
+    }
+}
+
+impl Sources {
+    /// Starts the sources of `rules` (inside a runtime): the watches first,
+    /// so that if they cannot be set up no timer has started.
+    pub(crate) fn start(
+        rules: &[(Arc<PlannedRule>, Arc<Pending>)],
+        stop: &channel::Receiver<Stop>,
+    ) -> Result<Sources, WatchError> {
+        let (timer_rules, registrations) = split(rules);
+        let watches = watch_hub(registrations)?;
+        Ok(Sources {
+            timers: Timers::start(timer_rules, stop.clone()),
+            watches,
+        })
+    }
+
+    /// Takes a reload's rules. On an error nothing has changed.
+    pub(crate) fn reload(
+        &mut self,
+        rules: &[(Arc<PlannedRule>, Arc<Pending>)],
+    ) -> Result<(), WatchError> {
+        let (timer_rules, registrations) = split(rules);
+        let watches = watch_hub(registrations)?;
+        // The new watches are in place: the old ones can go.
+        self.watches = watches;
+        self.timers.update(timer_rules);
+        Ok(())
+    }
+
+    /// Stops the watches; the timer task, to wait for (it ends on stop).
+    pub(crate) fn into_task(self) -> tokio::task::JoinHandle<()> {
+        self.timers.into_task()
+    }
 }

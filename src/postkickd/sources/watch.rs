@@ -67,7 +67,7 @@ impl Registration {
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// inotify itself is unavailable (out of instances, for example).
-    #[error("cannot start a file watcher: {0} (raise fs.inotify.max_user_instances?)")]
+    #[error("cannot start a file watcher: {0}: this user's inotify instances (sysctl fs.inotify.max_user_instances) or this process's file descriptors (LimitNOFILE=, ulimit -n) are used up")]
     Watcher(#[source] notify::Error),
 }
 

@@ -28,7 +28,7 @@ use fields::{Field, FieldKind};
 use zone::Resolved;
 
 /// A parsed cron expression in its zone.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cron {
     second: Field,
     minute: Field,

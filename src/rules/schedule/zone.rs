@@ -98,7 +98,7 @@ fn read_tzif(path: &Path) -> Option<TimeZone> {
 }
 
 /// A cron rule's zone.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
     tz: TimeZone,
     /// The IANA name, for a named zone; `None` for local time.

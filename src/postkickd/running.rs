@@ -1,0 +1,172 @@
+//! The rules at work, by name, across reloads.
+//!
+//! A rule's identity is its name. Each name has one kicker and one pending
+//! flag for as long as it stays in the rules file; a reload that keeps a
+//! name hands its kicker the new definition and its sources keep their
+//! place (see `sources`), so nothing of an unchanged rule is reset: not
+//! its next fire time, not a kick that was pending, not a kick in flight.
+//! A name that leaves the file (or is disabled) sends what was pending and
+//! ends; if it comes back while its old kicker is still finishing, the new
+//! kicker waits for it. `on_start` is raised once, when the daemon starts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use super::kicker::{kicker, Kicker};
+use super::pending::Pending;
+use super::plan::{Plan, PlannedRule};
+use super::sources::Sources;
+use super::stop::Stop;
+use super::DaemonError;
+
+/// Descriptors kept for everything but kicks: the standard streams, the
+/// inotify instance, the timer, the runtime's own, the logs.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// One rule name at work.
+struct Slot {
+    definition: watch::Sender<Arc<PlannedRule>>,
+    pending: Arc<Pending>,
+    stop: watch::Sender<Stop>,
+    kicker: JoinHandle<()>,
+}
+
+/// Every rule at work, with their sources.
+pub(crate) struct Running {
+    slots: HashMap<String, Slot>,
+    /// Kickers of names that left the file, sending what they had.
+    leaving: HashMap<String, (watch::Sender<Stop>, JoinHandle<()>)>,
+    sources: Sources,
+    /// Tells the sources to stop.
+    sources_stop: watch::Sender<Stop>,
+    descriptors: Arc<Semaphore>,
+    dry_run: bool,
+}
+
+/// How many kicks may be in flight at once: one descriptor each, within
+/// the process's limit.
+fn kick_permits() -> usize {
+    let limit = crate::sys::open_file_limit().unwrap_or(1024);
+    let permits = limit.saturating_sub(RESERVED_DESCRIPTORS).max(8);
+    usize::try_from(permits)
+        .unwrap_or(usize::MAX)
+        .min(Semaphore::MAX_PERMITS)
+}
+
+impl Running {
+    /// Starts `plan`'s enabled rules (inside a runtime), with `on_start`.
+    pub(crate) fn start(plan: &Plan, dry_run: bool) -> Result<Running, DaemonError> {
+        let (sources_stop, stop_rx) = watch::channel(Stop::Running);
+        let rules: Vec<_> = plan
+            .enabled()
+            .map(|planned| {
+                let pending = Arc::new(Pending::default());
+                if planned.rule.on_start {
+                    pending.raise();
+                }
+                (Arc::new(planned.clone()), pending)
+            })
+            .collect();
+        let sources = Sources::start(&rules, &stop_rx)?;
+        let mut running = Running {
+            slots: HashMap::new(),
+            leaving: HashMap::new(),
+            sources,
+            sources_stop,
+            descriptors: Arc::new(Semaphore::new(kick_permits())),
+            dry_run,
+        };
+        for (planned, pending) in rules {
+            running.add(planned, pending);
+        }
+        Ok(running)
+    }
+
+    fn add(&mut self, planned: Arc<PlannedRule>, pending: Arc<Pending>) {
+        let name = planned.rule.name.clone();
+        let handover = self.leaving.remove(&name).map(|(_, kicker)| kicker);
+        let (definition, definition_rx) = watch::channel(planned);
+        let (stop, stop_rx) = watch::channel(Stop::Running);
+        let kicker = tokio::spawn(kicker(Kicker {
+            definition: definition_rx,
+            pending: Arc::clone(&pending),
+            dry_run: self.dry_run,
+            stop: stop_rx,
+            descriptors: Arc::clone(&self.descriptors),
+            handover,
+        }));
+        self.slots.insert(
+            name,
+            Slot {
+                definition,
+                pending,
+                stop,
+                kicker,
+            },
+        );
+    }
+
+    /// Takes a reload's plan. On an error nothing has changed.
+    pub(crate) fn reload(&mut self, plan: &Plan) -> Result<(), DaemonError> {
+        let rules: Vec<_> = plan
+            .enabled()
+            .map(|planned| {
+                let pending = self
+                    .slots
+                    .get(&planned.rule.name)
+                    .map_or_else(|| Arc::new(Pending::default()), |s| Arc::clone(&s.pending));
+                (Arc::new(planned.clone()), pending)
+            })
+            .collect();
+        self.sources.reload(&rules)?;
+        self.leaving.retain(|_, (_, kicker)| !kicker.is_finished());
+        let kept: Vec<&str> = rules.iter().map(|(p, _)| p.rule.name.as_str()).collect();
+        let gone: Vec<String> = self
+            .slots
+            .keys()
+            .filter(|name| !kept.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(slot) = self.slots.remove(&name) {
+                slot.stop.send_replace(Stop::Drain);
+                self.leaving.insert(name, (slot.stop, slot.kicker));
+            }
+        }
+        for (planned, pending) in rules {
+            match self.slots.get(&planned.rule.name) {
+                Some(slot) => {
+                    slot.definition.send_replace(planned);
+                }
+                None => self.add(planned, pending),
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops everything: no new kick starts; kicks in flight get until
+    /// `grace` is over, then are abandoned.
+    pub(crate) async fn stop(self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        self.sources_stop.send_replace(Stop::Now);
+        let mut tasks = vec![self.sources.into_task()];
+        for slot in self.slots.into_values() {
+            slot.stop.send_replace(Stop::Now);
+            tasks.push(slot.kicker);
+        }
+        for (stop, kicker) in self.leaving.into_values() {
+            stop.send_replace(Stop::Now);
+            tasks.push(kicker);
+        }
+        for task in tasks {
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Timer sources: one task raises the pending kick of every `cron` and
+//! `every` rule at its fire times, and keeps each rule's place across
+//! reloads.
+//!
+//! `every` counts on the monotonic clock from the daemon's start. `cron`
+//! waits on the wall clock through one `timerfd` shared by all cron rules
+//! (a suspend or a clock set forward wakes it, so a slot passed meanwhile
+//! fires once; a clock set back never repeats one), so a thousand cron
+//! rules cost one descriptor. Each fire may be delayed by a random jitter.
+//! A reload hands the task the new set of timer rules: a rule whose
+//! definition did not change keeps its next fire time (and a slot waiting
+//! out its jitter); a changed rule keeps the slots it already fired. Nothing
+//! here polls; a timer only raises its rule's [`Pending`], it never kicks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::postkickd::pending::Pending;
+use crate::postkickd::stop::{stopped, Stop};
+use crate::rules::schedule::{Cron, CronProgress};
+use crate::sys::WallTimer;
+
+/// One timer rule as the plan has it.
+#[derive(Debug, Clone)]
+pub(crate) struct TimerRule {
+    /// The rule's name: what identifies it across reloads.
+    pub name: String,
+    /// When it fires.
+    pub schedule: Schedule,
+    /// Raised at each fire time.
+    pub pending: Arc<Pending>,
+}
+
+/// When a timer rule fires.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Schedule {
+    /// At a cron expression's slots, plus up to `jitter`.
+    Cron {
+        /// The expression in its zone.
+        cron: Box<Cron>,
+        /// The largest random delay.
+        jitter: Duration,
+    },
+    /// Every `period`, plus up to `jitter`.
+    Every {
+        /// The interval.
+        period: Duration,
+        /// The largest random delay.
+        jitter: Duration,
+    },
+}
+
+/// The running timer task.
+pub(crate) struct Timers {
+    rules: watch::Sender<Vec<TimerRule>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Timers {
+    /// Starts the task (inside a runtime) with `rules`; it ends when
+    /// `stop` leaves [`Stop::Running`].
+    pub(crate) fn start(rules: Vec<TimerRule>, stop: watch::Receiver<Stop>) -> Timers {
+        let (sender, receiver) = watch::channel(rules);
+        Timers {
+            rules: sender,
+            task: tokio::spawn(run(receiver, stop)),
+        }
+    }
+
+    /// Replaces the set of timer rules.
+    pub(crate) fn update(&self, rules: Vec<TimerRule>) {
+        self.rules.send_replace(rules);
+    }
+
+    /// The task, to wait for at shutdown.
+    pub(crate) fn into_task(self) -> tokio::task::JoinHandle<()> {
+        self.task
+    }
+}
+
+/// A random duration in `0..=limit`, from the standard library's
+/// randomly seeded hasher (no generator crate for a jitter).
+fn jitter(limit: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    if limit.is_zero() {
+        return Duration::ZERO;
+    }
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(random % nanos.saturating_add(1))
+}
+
+/// A cron rule's place in time.
+struct CronState {
+    cron: Cron,
+    limit: Duration,
+    progress: CronProgress,
+    /// The next slot and the jittered instant it fires at.
+    due: Option<(Timestamp, Timestamp)>,
+    /// No slot is left (a year field in the past): said once.
+    exhausted: bool,
+}
+
+/// An `every` rule's place in time.
+struct EveryState {
+    period: Duration,
+    limit: Duration,
+    /// The unjittered fire time; the rhythm is kept from it.
+    next: Instant,
+    /// When it fires, jitter included.
+    at: Instant,
+}
+
+enum State {
+    Cron(Box<CronState>),
+    Every(EveryState),
+}
+
+struct Entry {
+    state: State,
+    pending: Arc<Pending>,
+}
+
+impl Entry {
+    fn new(schedule: &Schedule, pending: Arc<Pending>) -> Entry {
+        let state = match schedule {
+            Schedule::Cron { cron, jitter } => State::Cron(Box::new(CronState {
+                cron: Cron::clone(cron),
+                limit: *jitter,
+                progress: CronProgress::starting(Timestamp::now()),
+                due: None,
+                exhausted: false,
+            })),
+            Schedule::Every { period, jitter } => {
+                let next = Instant::now() + *period;
+                State::Every(EveryState {
+                    period: *period,
+                    limit: *jitter,
+                    next,
+                    at: next + self::jitter(*jitter),
+                })
+            }
+        };
+        Entry { state, pending }
+    }
+
+    /// Takes the new definition, keeping what it can of the old place.
+    fn redefine(&mut self, schedule: &Schedule, pending: Arc<Pending>) {
+        self.pending = pending;
+        match (&mut self.state, schedule) {
+            (State::Cron(state), Schedule::Cron { cron, jitter }) => {
+                if state.cron != **cron || state.limit != *jitter {
+                    state.cron = Cron::clone(cron);
+                    state.limit = *jitter;
+                    state.due = None;
+                    state.exhausted = false;
+                }
+            }
+            (State::Every(state), Schedule::Every { period, jitter })
+                if state.period == *period && state.limit == *jitter => {}
+            _ => *self = Entry::new(schedule, Arc::clone(&self.pending)),
+        }
+    }
+}
+
+async fn run(mut updates: watch::Receiver<Vec<TimerRule>>, mut stop: watch::Receiver<Stop>) {
+    let wall = WallWait::new();
+    let mut entries: HashMap<String, Entry> = HashMap::new();
+    apply(&mut entries, &updates.borrow_and_update());
+    loop {
+        let mut next_wall: Option<Timestamp> = None;
+        let mut next_monotonic: Option<Instant> = None;
+        for (name, entry) in &mut entries {
+            match &mut entry.state {
+                State::Cron(state) => {
+                    if let Some(at) = cron_due(name, state) {
+                        next_wall = Some(next_wall.map_or(at, |t| t.min(at)));
+                    }
+                }
+                State::Every(state) => {
+                    next_monotonic = Some(next_monotonic.map_or(state.at, |t| t.min(state.at)));
+                }
+            }
+        }
+        tokio::select! {
+            () = wall.until(next_wall.unwrap_or(Timestamp::MAX)), if next_wall.is_some() => {
+                fire_cron(&mut entries, Timestamp::now());
+            }
+            () = tokio::time::sleep_until(next_monotonic.unwrap_or_else(Instant::now)), if next_monotonic.is_some() => {
+                fire_every(&mut entries, Instant::now());
+            }
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                apply(&mut entries, &updates.borrow_and_update());
+            }
+            () = stopped(&mut stop, |s| s != Stop::Running) => return,
+        }
+    }
+}
+
+fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
+    entries.retain(|name, _| rules.iter().any(|r| &r.name == name));
+    for rule in rules {
+        match entries.get_mut(&rule.name) {
+            Some(entry) => entry.redefine(&rule.schedule, Arc::clone(&rule.pending)),
+            None => {
+                let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending));
+                entries.insert(rule.name.clone(), entry);
+            }
+        }
+    }
+}
+
+/// The instant a cron rule fires next, computing its slot if needed.
+fn cron_due(name: &str, state: &mut CronState) -> Option<Timestamp> {
+    if state.due.is_none() && !state.exhausted {
+        match state.progress.next(&state.cron) {
+            Some(slot) => {
+                let at = slot.checked_add(jitter(state.limit)).unwrap_or(slot);
+                tracing::debug!(rule = name, next = %state.cron.zone().display(at), "waiting for the next fire time");
+                state.due = Some((slot, at));
+            }
+            None => {
+                tracing::warn!(rule = name, "cron expression has no future fire time");
+                state.exhausted = true;
+            }
+        }
+    }
+    state.due.map(|(_, at)| at)
+}
+
+fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) {
+    for entry in entries.values_mut() {
+        let State::Cron(state) = &mut entry.state else {
+            continue;
+        };
+        if let Some((slot, at)) = state.due {
+            if at <= now {
+                entry.pending.raise();
+                // A kick that outlasts several slots, a suspend or a clock
+                // set forward fires once, not once per slot.
+                state.progress.fired(slot, now);
+                state.due = None;
+            }
+        }
+    }
+}
+
+fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) {
+    for entry in entries.values_mut() {
+        let State::Every(state) = &mut entry.state else {
+            continue;
+        };
+        if state.at <= now {
+            entry.pending.raise();
+            state.next += state.period;
+            if state.next < now {
+                state.next = now + state.period;
+            }
+            state.at = state.next + jitter(state.limit);
+        }
+    }
+}
+
+/// Waits until a wall-clock instant, following clock changes.
+enum WallWait {
+    /// A `timerfd`: a suspend or a clock set forward ends the wait at once.
+    Timer(tokio::io::unix::AsyncFd<WallTimer>),
+    /// Fallback when no `timerfd` can be had: the monotonic clock.
+    Sleep,
+}
+
+impl WallWait {
+    fn new() -> Self {
+        match WallTimer::new().and_then(WallTimer::register) {
+            Ok(timer) => Self::Timer(timer),
+            Err(err) => {
+                tracing::warn!(error = %err, "no wall-clock timer; a clock change may delay cron rules");
+                Self::Sleep
+            }
+        }
+    }
+
+    async fn until(&self, at: Timestamp) {
+        let wall = std::time::SystemTime::try_from(at).unwrap_or(std::time::UNIX_EPOCH);
+        let Self::Timer(timer) = self else {
+            return sleep_until(at).await;
+        };
+        if timer.get_ref().arm_at(wall).is_err() {
+            return sleep_until(at).await;
+        }
+        loop {
+            let Ok(mut ready) = timer.readable().await else {
+                return sleep_until(at).await;
+            };
+            match ready.try_io(|t| t.get_ref().read()) {
+                Ok(Ok(_)) => return,
+                // The clock was set: the instant may be due now.
+                Ok(Err(err)) if err.raw_os_error() == Some(libc::ECANCELED) => {
+                    if Timestamp::now() >= at || timer.get_ref().arm_at(wall).is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(_)) => return sleep_until(at).await,
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Timestamp) {
+    let wait = Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO);
+    tokio::time::sleep(wait).await;
+}
