@@ -7,4 +7,6 @@ mod faults;
 mod postkick;
 mod postkickd;
 mod properties;
+mod reloads;
 mod service;
+mod zones;

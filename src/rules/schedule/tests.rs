@@ -308,43 +308,13 @@ const NIGHTS: &[(&str, &str)] = &[
     ("Australia/Lord_Howe", "2026-10-03T15:30:00Z"),
 ];
 
-/// Wildcards, fixed times, steps, and hour lists that span the changes.
-const DST_EXPRESSIONS: &[&str] = &[
-    "* * * * *",
-    "*/5 * * * *",
-    "*/15 * * * *",
-    "*/30 * * * *",
-    "0 * * * *",
-    "30 * * * *",
-    "0,30 * * * *",
-    "*/30 1 * * *",
-    "*/30 2 * * *",
-    "*/25 0,2-23 * * *",
-    "0 1 * * *",
-    "30 1 * * *",
-    "0 2 * * *",
-    "30 2 * * *",
-    "59 1 * * *",
-    "0 3 * * *",
-    "15 1,2,3 * * *",
-    "0 0-4 * * *",
-    "45 */2 * * *",
-    "10 1-3/1 * * *",
-    "* 1 * * *",
-    "* 2 * * *",
-    "0,15,30,45 1 * * *",
-    "0 12 * * *",
-    "0 0 * * *",
-    "5 4 * * SUN",
-    "0 2 * * 0-6",
-    "*/10 1-2 * * *",
-    "0 */1 * * *",
-    "@hourly",
-    "@daily",
-    "0 0 * * * *",
-    "*/30 * * * * *",
-    "0 30 1 * * *",
-];
+/// Wildcards, fixed times, steps, and hour lists that span the changes
+/// (shared with the end-to-end test of `postkickd next`).
+fn dst_expressions() -> impl Iterator<Item = &'static str> {
+    include_str!("../../../tests/data/dst-expressions.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+}
 
 #[test]
 fn local_time_fires_as_the_named_zone_on_every_change_night() {
@@ -352,7 +322,7 @@ fn local_time_fires_as_the_named_zone_on_every_change_night() {
         let from = utc(change)
             .checked_sub(jiff::SignedDuration::from_hours(3))
             .expect("in range");
-        for expression in DST_EXPRESSIONS {
+        for expression in dst_expressions() {
             let schedule = |zone: Zone| {
                 let cron = Cron::parse(expression, zone).expect("parses");
                 let mut at = from;

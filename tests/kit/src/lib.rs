@@ -368,3 +368,65 @@ pub fn status_and_stderr(output: &Output) -> (i32, String) {
         .unwrap_or_else(|| 128 + output.status.signal().unwrap_or(0));
     (status, String::from_utf8_lossy(&output.stderr).into_owned())
 }
+
+/// One connection a [`HoldingServer`] served: when it was accepted and
+/// when the server closed it.
+#[derive(Clone, Copy, Debug)]
+pub struct Held {
+    pub accepted: Instant,
+    pub closed: Instant,
+}
+
+/// A socket endpoint that reads each request, holds the connection for a
+/// while (as pickup does while it scans), then closes it; one thread per
+/// connection, so that overlapping kicks would overlap here too.
+pub struct HoldingServer {
+    served: Arc<Mutex<Vec<Held>>>,
+}
+
+impl HoldingServer {
+    pub fn start(path: &Path, hold: Duration) -> HoldingServer {
+        let listener = UnixListener::bind(path).expect("bind test socket");
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&served);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let accepted = Instant::now();
+                let sink = Arc::clone(&sink);
+                thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    let _ = stream.read(&mut buf);
+                    thread::sleep(hold);
+                    sink.lock().expect("lock").push(Held {
+                        accepted,
+                        closed: Instant::now(),
+                    });
+                    drop(stream);
+                });
+            }
+        });
+        HoldingServer { served }
+    }
+
+    /// Every connection served so far, by accept time.
+    pub fn served(&self) -> Vec<Held> {
+        let mut served = self.served.lock().expect("lock").clone();
+        served.sort_by_key(|h| h.accepted);
+        served
+    }
+
+    /// Pairs of connections that were open at the same time.
+    pub fn overlaps(&self) -> usize {
+        let served = self.served();
+        let mut overlaps = 0;
+        for (i, a) in served.iter().enumerate() {
+            for b in &served[i + 1..] {
+                if b.accepted < a.closed {
+                    overlaps += 1;
+                }
+            }
+        }
+        overlaps
+    }
+}

@@ -1,0 +1,148 @@
+//! Rules keep their identity across reloads: one kicker per rule name,
+//! timers that keep their rhythm, `on_start` once, and a reload storm that
+//! leaves one watch behind; and many cron rules within a small file limit.
+
+use std::time::{Duration, Instant};
+
+use postkick_testkit::daemon::Daemon;
+use postkick_testkit::proc::{inotify_instances, status_field};
+use postkick_testkit::rules::Setup;
+use postkick_testkit::{wait_for, write_script, HoldingServer};
+
+/// Ten SIGHUPs 100 ms apart while files arrive and kicks take seconds:
+/// a rule's kicks never overlap, across the reloads.
+#[test]
+fn reloads_never_put_two_kicks_of_one_rule_in_flight() {
+    let setup = Setup::new(
+        "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n  - name: sweep\n    every: 200ms\n    kick: public qmgr I\n",
+    );
+    let watched = setup.dir.queue.join("incoming");
+    std::fs::create_dir(&watched).expect("mkdir");
+    let pickup = HoldingServer::start(
+        &setup.dir.endpoint("public", "pickup"),
+        Duration::from_secs(3),
+    );
+    let qmgr = HoldingServer::start(
+        &setup.dir.endpoint("public", "qmgr"),
+        Duration::from_secs(2),
+    );
+    let daemon = setup.start(&[]);
+    for i in 0..10 {
+        std::fs::write(watched.join(format!("f{i}")), b"x").expect("write");
+        daemon.signal("HUP");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Long enough for several held kicks of each rule.
+    wait_for(Duration::from_secs(30), "three kicks of each rule", || {
+        (pickup.served().len() >= 2 && qmgr.served().len() >= 3).then_some(())
+    });
+    assert_eq!(pickup.overlaps(), 0, "{:?}", pickup.served());
+    assert_eq!(qmgr.overlaps(), 0, "{:?}", qmgr.served());
+}
+
+#[test]
+fn on_start_fires_once_whatever_the_reloads() {
+    let setup = Setup::new(
+        "rules:\n  - name: once\n    every: 1h\n    on_start: true\n    kick: public flush W\n",
+    );
+    let flush = setup.socket("public", "flush");
+    let daemon = setup.start(&[]);
+    flush.received.wait_for(1, Duration::from_secs(10));
+    for _ in 0..8 {
+        daemon.signal("HUP");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    daemon.wait_for_event("event", "reloaded", 8, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(flush.received.count(), 1);
+}
+
+/// `every: 2s` reloaded every half second for ten seconds keeps firing
+/// every two seconds (before, each reload restarted its interval).
+#[test]
+fn an_interval_keeps_its_rhythm_across_reloads() {
+    let setup = Setup::new("rules:\n  - name: tick\n    every: 2s\n    kick: public qmgr I\n");
+    let qmgr = setup.socket("public", "qmgr");
+    let daemon = setup.start(&[]);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(500));
+        daemon.signal("HUP");
+    }
+    let kicks = qmgr.received.count();
+    assert!((4..=6).contains(&kicks), "{kicks} kicks in 10 s");
+}
+
+/// 500 SIGHUPs leave one inotify instance and no extra threads.
+#[test]
+fn a_reload_storm_leaves_one_watch_and_no_extra_threads() {
+    let (setup, _watched, _pickup) = Setup::watching_incoming();
+    let daemon = setup.start(&[]);
+    let pid = daemon.pid();
+    let threads = status_field(pid, "Threads:");
+    for _ in 0..500 {
+        daemon.signal("HUP");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let settled = Instant::now() + Duration::from_secs(1);
+    wait_for(
+        Duration::from_secs(10),
+        "one inotify instance and the threads of before",
+        || (inotify_instances(pid) == 1 && status_field(pid, "Threads:") <= threads).then_some(()),
+    );
+    assert!(
+        Instant::now() <= settled + Duration::from_millis(500),
+        "took longer than a second to settle"
+    );
+}
+
+/// 2,000 cron rules under `ulimit -n 1024`: they share one timer, kicks
+/// are capped to fit the limit, and every rule's kick is delivered.
+#[test]
+fn two_thousand_cron_rules_fit_in_1024_descriptors() {
+    let mut body = String::from("rules:\n");
+    for i in 0..2000 {
+        body.push_str(&format!(
+            "  - name: c{i}\n    cron: \"* * * * * *\"\n    kick: public qmgr I\n"
+        ));
+    }
+    let setup = Setup::new(&body);
+    let qmgr = setup.socket("public", "qmgr");
+    let wrapper = setup.dir.root.join("ulimit.sh");
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\nulimit -n 1024 || exit 1\nexec {} \"$@\"\n",
+            postkick_testkit::daemon::binary().display()
+        ),
+    );
+    let daemon = Daemon::start_with_program(
+        &wrapper,
+        &setup.rules,
+        &[],
+        &setup.dir.root.join("daemon.log"),
+    );
+    wait_for(
+        Duration::from_secs(60),
+        "a delivered kick of every rule",
+        || {
+            let delivered: std::collections::HashSet<String> = daemon
+                .events_where("outcome", "delivered")
+                .iter()
+                .filter_map(|e| e.get("rule"))
+                .collect();
+            (delivered.len() == 2000).then_some(())
+        },
+    );
+    assert_eq!(
+        daemon.count_where("outcome", "failed"),
+        0,
+        "{}",
+        daemon
+            .events_where("outcome", "failed")
+            .first()
+            .map(|e| format!("{e:?}"))
+            .unwrap_or_default()
+    );
+    assert!(qmgr.received.count() >= 2000);
+}
