@@ -187,6 +187,7 @@ impl Cron {
         let mut p = Parts::of(from);
         let (_, last_year) = fields::YEARS;
         loop {
+            p.carry();
             if p.year > last_year {
                 return None;
             }
@@ -204,8 +205,7 @@ impl Cron {
                 p.month = month;
                 p.restart(Unit::Day);
             }
-            let date = p.date();
-            let Some(date) = date else {
+            let Some(date) = p.date() else {
                 p.next_month();
                 continue;
             };
@@ -214,43 +214,29 @@ impl Cron {
                 p.restart(Unit::Hour);
                 continue;
             }
-            let Some(hour) = self.hour.next_from(p.hour, 23) else {
-                p.day += 1;
-                p.restart(Unit::Hour);
-                continue;
-            };
-            if hour != p.hour {
-                p.hour = hour;
-                p.restart(Unit::Minute);
-            }
-            let Some(minute) = self.minute.next_from(p.minute, 59) else {
-                p.hour += 1;
-                p.restart(Unit::Minute);
-                if p.hour > 23 {
-                    p.day += 1;
-                    p.restart(Unit::Hour);
-                }
-                continue;
-            };
-            if minute != p.minute {
-                p.minute = minute;
-                p.second = 0;
-            }
-            let Some(second) = self.second.next_from(p.second, 59) else {
-                p.minute += 1;
-                p.second = 0;
-                if p.minute > 59 {
-                    p.hour += 1;
+            // A unit with no match left runs past its end; carry() then
+            // moves on to the next larger unit.
+            match self.hour.next_from(p.hour, 23) {
+                None => p.hour = 24,
+                Some(hour) if hour != p.hour => {
+                    p.hour = hour;
                     p.restart(Unit::Minute);
-                    if p.hour > 23 {
-                        p.day += 1;
-                        p.restart(Unit::Hour);
-                    }
                 }
-                continue;
-            };
-            p.second = second;
-            return p.datetime();
+                Some(_) => match self.minute.next_from(p.minute, 59) {
+                    None => p.minute = 60,
+                    Some(minute) if minute != p.minute => {
+                        p.minute = minute;
+                        p.second = 0;
+                    }
+                    Some(_) => match self.second.next_from(p.second, 59) {
+                        None => p.second = 60,
+                        Some(second) => {
+                            p.second = second;
+                            return p.datetime();
+                        }
+                    },
+                },
+            }
         }
     }
 
@@ -377,6 +363,23 @@ impl Parts {
         }
         self.minute = 0;
         self.second = 0;
+    }
+
+    /// Moves a unit that ran past its end on to the next larger one.
+    fn carry(&mut self) {
+        if self.second > 59 {
+            self.second = 0;
+            self.minute += 1;
+        }
+        if self.minute > 59 {
+            self.minute = 0;
+            self.second = 0;
+            self.hour += 1;
+        }
+        if self.hour > 23 {
+            self.day += 1;
+            self.restart(Unit::Hour);
+        }
     }
 
     fn next_month(&mut self) {
