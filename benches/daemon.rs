@@ -77,6 +77,7 @@ fn maildrop_latency() {
     }
     let instance = postfix::Instance::start(&postfix::Options {
         pickup_wakeup: Some("-"),
+        ..postfix::Options::default()
     });
     let submit = instance.sendmail_config("nowhere");
     let rules = instance.root.join("rules.yaml");

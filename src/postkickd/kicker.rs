@@ -5,12 +5,13 @@
 //! reload hands it the new definition, which its next kick uses, so two
 //! kicks of one rule are never in flight, reloads or not. A kicker that
 //! takes over a name whose old kicker is still finishing waits for it. A
-//! trigger that comes while a kick is in flight folds into one kick after
-//! it, and rules never wait for each other, except for a descriptor: the
-//! kicks in flight at once are capped to fit the process's file limit. For a `watch` rule the
-//! kicker then waits out the debounce window and kicks once more if
-//! anything arrived meanwhile, so that the first event after a quiet spell
-//! kicks at once and no event is left without a kick that starts after it.
+//! trigger that comes while a kick is in flight folds into one kick sent as
+//! soon as that one completes (the server closed, or the timeout; for a
+//! FIFO, the write returned): the first event after a quiet spell kicks at
+//! once, and no event is left without a kick that starts after it. A
+//! `watch` rule's `debounce` is an opt-in least time between kick starts.
+//! Rules never wait for each other, except for a descriptor: the kicks in
+//! flight at once are capped to fit the process's file limit.
 //! Each kick ends within the rule's `timeout` (connect, writes and the wait
 //! for the server together); a failure is retried per the rule's `retry`
 //! with capped exponential backoff, and every outcome is one log line with
@@ -108,6 +109,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
         }
         while pending.take() {
             let planned = Arc::clone(&definition.borrow());
+            let started = tokio::time::Instant::now();
             let outcome = send(Arc::clone(&planned), stop.clone()).await;
             if outcome == Outcome::Abandoned || *stop.borrow() != Stop::Running {
                 break;
@@ -118,7 +120,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             };
             if !debounce.is_zero() {
                 tokio::select! {
-                    () = tokio::time::sleep(debounce) => {}
+                    () = tokio::time::sleep_until(started + debounce) => {}
                     () = stopped(&mut stop, |s| s != Stop::Running) => break,
                 }
             }

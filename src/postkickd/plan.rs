@@ -67,8 +67,11 @@ pub(crate) struct WatchSpec {
     pub poll: Option<Duration>,
     /// When a file counts as arrived.
     pub ready: Readiness,
-    /// After a kick, events within this window fold into one more kick.
+    /// The least time between the starts of two kicks.
     pub debounce: Duration,
+    /// How long a ready file may wait before the daemon warns and kicks
+    /// again; `None`: never.
+    pub drain_within: Option<Duration>,
 }
 
 impl Plan {
@@ -118,41 +121,67 @@ fn source(trigger: &Trigger, queue: &Path) -> Source {
             debounce,
             poll,
             ready,
+            drain_within,
         } => {
             let directory = queue.join(directory);
+            let maildrop = directory == queue.join("maildrop");
+            let drain_within = match drain_within {
+                Some(limit) => Some(*limit).filter(|l| !l.is_zero()),
+                None => maildrop.then_some(MAILDROP_DRAIN_WITHIN),
+            };
             Source::Watch(WatchSpec {
-                ready: ready.unwrap_or_else(|| default_readiness(&directory, queue)),
+                ready: ready.unwrap_or(if maildrop {
+                    Readiness::Executable
+                } else {
+                    Readiness::Any
+                }),
                 directory,
                 pattern: pattern.clone(),
                 poll: *poll,
                 debounce: *debounce,
+                drain_within,
             })
         }
     }
 }
 
-/// `executable` for the queue's own `maildrop`, `any` elsewhere.
-fn default_readiness(directory: &Path, queue: &Path) -> Readiness {
-    if directory == queue.join("maildrop") {
-        Readiness::Executable
-    } else {
-        Readiness::Any
-    }
-}
+/// How long a finished file may sit in the queue's own maildrop before
+/// the daemon says pickup is not taking it: pickup takes a file within
+/// milliseconds of its kick, and its own poll comes every 60 s.
+const MAILDROP_DRAIN_WITHIN: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_queues_own_maildrop_waits_for_the_execute_bit() {
-        let queue = Path::new("/var/spool/postfix");
-        let resolved = |dir: &str| default_readiness(&queue.join(dir), queue);
-        assert_eq!(resolved("maildrop"), Readiness::Executable);
-        assert_eq!(
-            resolved("/var/spool/postfix/maildrop"),
-            Readiness::Executable
+    fn watch(directory: &str, extra: &str) -> WatchSpec {
+        let text = format!(
+            "rules:\n  - name: w\n    watch: {directory}\n{extra}    kick: public pickup W\n"
         );
-        assert_eq!(resolved("/srv/drop"), Readiness::Any);
+        let rules = crate::rules::parse(&text).expect("valid");
+        match source(&rules.rules[0].trigger, Path::new("/var/spool/postfix")) {
+            Source::Watch(spec) => spec,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_queues_own_maildrop_waits_for_the_execute_bit_and_must_drain() {
+        for maildrop in ["maildrop", "/var/spool/postfix/maildrop"] {
+            let spec = watch(maildrop, "");
+            assert_eq!(spec.ready, Readiness::Executable);
+            assert_eq!(spec.drain_within, Some(MAILDROP_DRAIN_WITHIN));
+        }
+        let elsewhere = watch("/srv/drop", "");
+        assert_eq!(elsewhere.ready, Readiness::Any);
+        assert_eq!(elsewhere.drain_within, None);
+        assert_eq!(
+            watch("maildrop", "    drain_within: 0s\n").drain_within,
+            None
+        );
+        assert_eq!(
+            watch("/srv/drop", "    drain_within: 5s\n").drain_within,
+            Some(Duration::from_secs(5))
+        );
     }
 }

@@ -118,7 +118,8 @@ pub enum Trigger {
         directory: PathBuf,
         /// Only file names matching this glob count.
         pattern: Option<glob::Pattern>,
-        /// Events within this window after a kick fold into one more kick.
+        /// The least time between the starts of two kicks (0: none; the
+        /// default, since events during a kick already fold into one).
         debounce: Duration,
         /// Also scan the directory this often, for file systems where
         /// inotify is blind.
@@ -126,6 +127,9 @@ pub enum Trigger {
         /// When a file counts as arrived; `None`: the default for the
         /// directory, which the daemon's plan decides.
         ready: Option<Readiness>,
+        /// How long a ready file may wait before the daemon warns and kicks
+        /// again (0: never); `None`: the default for the directory.
+        drain_within: Option<Duration>,
     },
 }
 

@@ -54,7 +54,7 @@ fn the_contract_example_is_valid() {
     );
     assert_eq!(set.rules[0].timeout, Duration::from_secs(10));
     match &set.rules[0].trigger {
-        Trigger::Watch { debounce, .. } => assert_eq!(*debounce, Duration::from_millis(50)),
+        Trigger::Watch { debounce, .. } => assert_eq!(*debounce, Duration::ZERO),
         other => panic!("{other:?}"),
     }
 }
@@ -220,7 +220,7 @@ fn every_rule_key_is_listed_once_in_table_order() {
     };
     assert_eq!(
         expected.join(", "),
-        "name, cron, every, watch, timezone, jitter, pattern, debounce, poll, ready, kick, timeout, retry, enabled, on_start"
+        "name, cron, every, watch, timezone, jitter, pattern, debounce, poll, ready, drain_within, kick, timeout, retry, enabled, on_start"
     );
 }
 

@@ -73,7 +73,7 @@ pub(super) const KINDS: &[TriggerKind] = &[
     },
     TriggerKind {
         name: "watch",
-        keys: &["pattern", "debounce", "poll", "ready"],
+        keys: &["pattern", "debounce", "poll", "ready", "drain_within"],
         read: read_watch,
     },
 ];
@@ -213,9 +213,6 @@ fn read_every(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
     })
 }
 
-/// Events within this window after a kick fold into one more kick.
-const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
-
 fn read_watch(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
     let at = fields.at("watch");
     let directory = fields
@@ -238,7 +235,7 @@ fn read_watch(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
     let debounce = optional(fields, "debounce", |value, at| {
         v.duration(value, &at, "debounce", Duration::ZERO..=HOUR)
     })
-    .map(|d| d.unwrap_or(DEFAULT_DEBOUNCE));
+    .map(Option::unwrap_or_default);
     let poll = optional(fields, "poll", |value, at| {
         v.duration(
             value,
@@ -258,6 +255,14 @@ fn read_watch(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
             }
         }
     });
+    let drain_within = optional(fields, "drain_within", |value, at| {
+        v.duration(
+            value,
+            &at,
+            "drain_within",
+            Duration::ZERO..=Duration::from_secs(86_400),
+        )
+    });
     let directory = directory.filter(|d| !d.is_empty())?;
     Some(Trigger::Watch {
         directory: PathBuf::from(directory),
@@ -265,5 +270,6 @@ fn read_watch(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
         debounce: debounce?,
         poll: poll?,
         ready: ready?,
+        drain_within: drain_within?,
     })
 }

@@ -9,4 +9,5 @@ mod postkickd;
 mod properties;
 mod reloads;
 mod service;
+mod watch;
 mod zones;

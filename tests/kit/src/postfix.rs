@@ -16,6 +16,9 @@ use crate::{traversable_tempdir, wait_for, LogFile};
 pub struct Options {
     /// `pickup`'s wakeup time in master.cf (`-` turns its polling off).
     pub pickup_wakeup: Option<&'static str>,
+    /// Start with `pickup` commented out of master.cf (see
+    /// [`Instance::enable_pickup`]).
+    pub pickup_disabled: bool,
 }
 
 /// A running private Postfix.
@@ -81,6 +84,9 @@ impl Instance {
                 &["-c", c, "-F", &format!("pickup/unix/wakeup = {wakeup}")],
             );
         }
+        if options.pickup_disabled {
+            run("postconf", &["-c", c, "-M#", "pickup/unix"]);
+        }
         run("postfix", &["-c", c, "start"]);
         let instance = Instance {
             _dir: dir,
@@ -89,7 +95,12 @@ impl Instance {
             queue,
             log,
         };
-        for endpoint in ["public/pickup", "public/qmgr", "private/anvil"] {
+        let pickup = if options.pickup_disabled {
+            "public/qmgr"
+        } else {
+            "public/pickup"
+        };
+        for endpoint in [pickup, "public/qmgr", "private/anvil"] {
             let path = instance.queue.join(endpoint);
             wait_for(
                 Duration::from_secs(30),
@@ -98,6 +109,21 @@ impl Instance {
             );
         }
         instance
+    }
+
+    /// Puts `pickup` back into master.cf and reloads Postfix.
+    pub fn enable_pickup(&self) {
+        let c = self.config_str();
+        run(
+            "postconf",
+            &[
+                "-c",
+                c,
+                "-Me",
+                "pickup/unix=pickup unix n - n 60 1 pickup -v",
+            ],
+        );
+        run("postfix", &["-c", c, "reload"]);
     }
 
     /// The instance's maillog.

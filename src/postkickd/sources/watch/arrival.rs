@@ -1,0 +1,147 @@
+//! When a file counts as arrived, from an inotify event or from a look at
+//! the directory.
+//!
+//! A file arrives when it is written and closed, renamed in, given a new
+//! mode (postdrop finishes a maildrop file by its mode), or linked in (a
+//! hard link is complete when it appears). A bare create is not an
+//! arrival: the file is still being written. Whatever the event, the file
+//! must match the rule's pattern and, in an `executable` directory, have
+//! its owner-execute bit. The directory is trusted to be hostile: only
+//! names and `lstat` data are read, never contents, and links are never
+//! followed.
+
+use std::collections::VecDeque;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::EventKind;
+
+use crate::postkickd::plan::WatchSpec;
+use crate::rules::Readiness;
+
+/// What an event says about the file it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sign {
+    /// It may have arrived: look at it.
+    Arrival,
+    /// It was created: it arrived only if it is a hard link.
+    Created,
+    /// Nothing about an arrival.
+    Nothing,
+}
+
+/// What an event kind says.
+pub(super) fn sign(kind: &EventKind) -> Sign {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Modify(ModifyKind::Metadata(_))
+        | EventKind::Modify(ModifyKind::Name(
+            RenameMode::To | RenameMode::Both | RenameMode::Any,
+        )) => Sign::Arrival,
+        EventKind::Create(CreateKind::File | CreateKind::Any) => Sign::Created,
+        _ => Sign::Nothing,
+    }
+}
+
+/// Whether `file`, as `lstat` sees it now, counts as arrived for `spec`.
+pub(super) fn counts(spec: &WatchSpec, file: &Path, sign: Sign) -> bool {
+    if !matches_pattern(spec, file) {
+        return false;
+    }
+    let Ok(meta) = std::fs::symlink_metadata(file) else {
+        return false;
+    };
+    let complete = match sign {
+        Sign::Arrival => true,
+        Sign::Created => meta.is_file() && meta.nlink() > 1,
+        Sign::Nothing => false,
+    };
+    complete && is_ready(spec.ready, &meta)
+}
+
+fn matches_pattern(spec: &WatchSpec, file: &Path) -> bool {
+    match (&spec.pattern, file.file_name()) {
+        (None, _) => true,
+        (Some(pattern), Some(name)) => pattern.matches(&name.to_string_lossy()),
+        (Some(_), None) => false,
+    }
+}
+
+fn is_ready(ready: Readiness, meta: &std::fs::Metadata) -> bool {
+    match ready {
+        Readiness::Any => true,
+        Readiness::Executable => meta.is_file() && meta.permissions().mode() & 0o100 != 0,
+    }
+}
+
+/// The ready, matching files of a directory: how many, and the one that has
+/// been ready longest (by its status change, which the mode change that
+/// finishes a maildrop file sets).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Waiting {
+    /// How many.
+    pub count: usize,
+    /// The oldest, with the time it became ready.
+    pub oldest: Option<(PathBuf, SystemTime)>,
+}
+
+/// Looks at every entry of `spec`'s directory.
+pub(super) fn waiting(spec: &WatchSpec) -> Waiting {
+    let mut found = Waiting::default();
+    let Ok(entries) = std::fs::read_dir(&spec.directory) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_file() || !matches_pattern(spec, &path) || !is_ready(spec.ready, &meta) {
+            continue;
+        }
+        found.count += 1;
+        let since = SystemTime::UNIX_EPOCH
+            + Duration::new(
+                u64::try_from(meta.ctime()).unwrap_or(0),
+                u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+            );
+        if found.oldest.as_ref().is_none_or(|(_, t)| since < *t) {
+            found.oldest = Some((path, since));
+        }
+    }
+    found
+}
+
+/// Files counted a moment ago: the close that follows the mode change of
+/// a finished maildrop file says nothing new, and must not cost a kick.
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    files: VecDeque<(PathBuf, Instant)>,
+}
+
+/// How long a counted file is remembered.
+const RECENT: Duration = Duration::from_secs(1);
+/// How many are remembered at most.
+const RECENT_FILES: usize = 256;
+
+impl Recent {
+    /// Remembers `file`; false if it was counted within the last second.
+    pub(super) fn first(&mut self, file: &Path) -> bool {
+        let now = Instant::now();
+        while self
+            .files
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) > RECENT)
+            || self.files.len() >= RECENT_FILES
+        {
+            self.files.pop_front();
+        }
+        if self.files.iter().any(|(f, _)| f == file) {
+            return false;
+        }
+        self.files.push_back((file.to_owned(), now));
+        true
+    }
+}

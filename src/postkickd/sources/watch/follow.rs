@@ -1,0 +1,138 @@
+//! Keeping each watch on the directory its path names now.
+//!
+//! Once a second every watched path is looked up again. A directory that
+//! is missing is watched as soon as it exists; one that was removed or
+//! moved away is forgotten until its path names a directory again; one
+//! whose path now leads elsewhere (the directory or a parent replaced, a
+//! symbolic link changed) is watched anew. Each time a directory is
+//! (re)watched, its rules are raised if it already holds ready files, since
+//! files may have arrived while nobody listened. `poll` compares listings
+//! for rules on file systems where inotify sees nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use notify::{RecursiveMode, Watcher};
+
+use super::{identity, lock, Group, Registration, Shared};
+
+/// How often watched paths are looked up again.
+const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a directory is being watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The watches are starting (daemon start or reload).
+    Start,
+    /// It was missing and is back.
+    Back,
+    /// Its path now names another directory.
+    Replaced,
+}
+
+/// Watches `group`'s path if it names a directory, then raises its rules
+/// if files are already waiting there.
+pub(super) fn watch(
+    shared: &Shared,
+    group: &Group,
+    watcher: &Mutex<notify::RecommendedWatcher>,
+    why: Why,
+) {
+    let path = &group.path;
+    let Some(now) = identity(path) else {
+        if why == Why::Start {
+            tracing::warn!(event = "directory_gone", directory = %path.display(), "watched directory does not exist; watching for it to appear");
+        }
+        return;
+    };
+    let mut watcher = lock(watcher);
+    let _ = watcher.unwatch(path);
+    if let Err(err) = watcher.watch(path, RecursiveMode::NonRecursive) {
+        tracing::warn!(event = "directory_gone", directory = %path.display(), error = %err, "cannot watch directory yet");
+        return;
+    }
+    drop(watcher);
+    *lock(&group.watching) = Some(now);
+    match why {
+        Why::Start => {}
+        Why::Back => {
+            tracing::info!(event = "directory_back", directory = %path.display(), "watched directory is back")
+        }
+        Why::Replaced => tracing::warn!(
+            event = "directory_replaced",
+            directory = %path.display(),
+            "the watched path now leads to another directory (moved, or a parent replaced): watching that one"
+        ),
+    }
+    shared.raise_if_waiting(group);
+}
+
+/// Looks up every watched path once a second, for as long as the hub runs.
+pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::RecommendedWatcher>>) {
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        for group in &shared.groups {
+            let watching = *lock(&group.watching);
+            let now = identity(&group.path);
+            match (watching, now) {
+                (None, Some(_)) => watch(&shared, group, &watcher, Why::Back),
+                (Some(_), None) => {
+                    let _ = lock(&watcher).unwatch(&group.path);
+                    *lock(&group.watching) = None;
+                    tracing::warn!(event = "directory_gone", directory = %group.path.display(), "watched directory is gone; watching for it to come back");
+                }
+                (Some(old), Some(new)) if old != new => {
+                    watch(&shared, group, &watcher, Why::Replaced);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A directory's entries: name to (modified, mode, size).
+type Listing = BTreeMap<std::ffi::OsString, (Option<SystemTime>, u32, u64)>;
+
+fn listing(directory: &Path) -> Listing {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Listing::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            Some((
+                entry.file_name(),
+                (meta.modified().ok(), meta.mode(), meta.size()),
+            ))
+        })
+        .collect()
+}
+
+/// Compares listings of one directory at the rule's `poll` interval.
+pub(super) async fn poll(registration: Registration) {
+    let Some(every) = registration.spec.poll else {
+        return;
+    };
+    let directory = &registration.spec.directory;
+    let mut previous = listing(directory);
+    loop {
+        tokio::time::sleep(every).await;
+        let current = listing(directory);
+        let changed = current.iter().any(|(name, state)| {
+            previous.get(name) != Some(state)
+                && super::arrival::counts(
+                    &registration.spec,
+                    &directory.join(name),
+                    super::arrival::Sign::Arrival,
+                )
+        });
+        if changed {
+            registration.pending.raise();
+        }
+        previous = current;
+    }
+}

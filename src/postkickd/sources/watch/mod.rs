@@ -1,0 +1,257 @@
+//! Directory watches for `watch` rules, folded into one flag per rule.
+//!
+//! One inotify instance (through `notify`) serves every watched directory
+//! of a plan. A directory is known by what it is (device and inode), not by
+//! how a rule spells it: two rules watching `in` and `in/../in` share one
+//! watch and both hear every file. A file that arrives (see `arrival`)
+//! raises the [`Pending`] flag of each rule watching its directory whose
+//! pattern and readiness it meets. A flag only remembers that something
+//! happened, so a burst of events can never be lost or queue up.
+//!
+//! Watches are level-triggered, like systemd's `DirectoryNotEmpty=`: when
+//! they start (at start-up and at every reload), after an inotify queue
+//! overflow, and whenever a directory comes back or is replaced, a
+//! directory that already holds ready files raises its rules without
+//! waiting for an event. `follow` looks at every watched path once a
+//! second, so that a directory removed, moved away, or replaced by a
+//! change above it (`mv queue queue.old; ln -s queue.new queue`) is
+//! followed; `drain` warns when files are not taken; a rule with `poll:`
+//! also compares listings, for file systems where inotify is blind. The
+//! directories are trusted to be hostile: only names and `lstat` data are
+//! read, never file contents.
+
+mod arrival;
+mod drain;
+mod follow;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use notify::{Event, EventKind};
+
+use crate::postkickd::pending::Pending;
+use crate::postkickd::plan::WatchSpec;
+use arrival::{Recent, Sign};
+
+/// One rule's interest in a directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Registration {
+    /// The directory and what counts in it.
+    pub spec: WatchSpec,
+    /// Raised on each relevant event.
+    pub pending: Arc<Pending>,
+}
+
+/// Why a watch could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// inotify itself is unavailable (out of instances, for example).
+    #[error("cannot start a file watcher: {0}: this user's inotify instances (sysctl fs.inotify.max_user_instances) or this process's file descriptors (LimitNOFILE=, ulimit -n) are used up")]
+    Watcher(#[source] notify::Error),
+}
+
+/// What a directory is, whatever its path: device and inode.
+type Identity = (u64, u64);
+
+fn identity(path: &Path) -> Option<Identity> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_dir)
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// The rules watching one directory.
+struct Group {
+    /// The path watched: the first spelling a rule used.
+    path: PathBuf,
+    /// What is being watched under that path now; `None` while missing.
+    watching: Mutex<Option<Identity>>,
+    /// Indices into the registrations.
+    members: Vec<usize>,
+}
+
+struct Shared {
+    registrations: Vec<Registration>,
+    groups: Vec<Group>,
+    recent: Mutex<Recent>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    fn members<'s>(&'s self, group: &'s Group) -> impl Iterator<Item = &'s Registration> {
+        group.members.iter().map(|&i| &self.registrations[i])
+    }
+
+    /// Raises the rules of `group` whose directory holds a ready file.
+    fn raise_if_waiting(&self, group: &Group) {
+        for r in self.members(group) {
+            if arrival::waiting(&r.spec).count > 0 {
+                r.pending.raise();
+            }
+        }
+    }
+
+    fn handle(&self, event: Event) {
+        if event.need_rescan() {
+            tracing::warn!(
+                event = "events_lost",
+                "file events were lost (inotify queue overflow): looking at every watched directory"
+            );
+            for group in &self.groups {
+                self.raise_if_waiting(group);
+            }
+            return;
+        }
+        if matches!(event.kind, EventKind::Remove(_)) {
+            return;
+        }
+        let sign = arrival::sign(&event.kind);
+        if sign == Sign::Nothing {
+            return;
+        }
+        for path in &event.paths {
+            let Some(group) = path
+                .parent()
+                .and_then(|parent| self.groups.iter().find(|g| g.path == parent))
+            else {
+                continue;
+            };
+            let counted: Vec<&Registration> = self
+                .members(group)
+                .filter(|r| arrival::counts(&r.spec, path, sign))
+                .collect();
+            if counted.is_empty() || !lock(&self.recent).first(path) {
+                continue;
+            }
+            tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");
+            for r in counted {
+                r.pending.raise();
+            }
+        }
+    }
+}
+
+/// The watches of one plan; dropping it stops them.
+pub(crate) struct WatchHub {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    // Dropped last: stops the inotify thread.
+    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+}
+
+impl Drop for WatchHub {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// File systems on which inotify misses changes made elsewhere (by another
+/// host, container or mount), by `statfs` magic number.
+const BLIND_FILE_SYSTEMS: &[(i64, &str)] = &[
+    (0x6969, "NFS"),
+    (0xFF53_4D42, "CIFS"),
+    (0xFE53_4D42, "SMB2"),
+    (0x517B, "SMB"),
+    (0x6573_5546, "FUSE"),
+    (0x794C_7630, "overlay"),
+    (0x0102_1997, "9p"),
+    (0x7366_746E, "NTFS (FUSE)"),
+];
+
+/// The name of `directory`'s file system if inotify may be blind there.
+pub(crate) fn blind_file_system(directory: &Path) -> Option<&'static str> {
+    let magic = crate::sys::filesystem_magic(directory).ok()?;
+    BLIND_FILE_SYSTEMS
+        .iter()
+        .find(|(m, _)| *m == magic)
+        .map(|(_, name)| *name)
+}
+
+/// Groups registrations by the directory they name.
+fn groups(registrations: &[Registration]) -> Vec<Group> {
+    let mut groups: Vec<(Option<Identity>, Group)> = Vec::new();
+    for (i, r) in registrations.iter().enumerate() {
+        let path = &r.spec.directory;
+        let id = identity(path);
+        let same = groups
+            .iter_mut()
+            .find(|(other, g)| (id.is_some() && *other == id) || g.path == *path);
+        match same {
+            Some((_, group)) => group.members.push(i),
+            None => groups.push((
+                id,
+                Group {
+                    path: path.clone(),
+                    watching: Mutex::new(None),
+                    members: vec![i],
+                },
+            )),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+impl WatchHub {
+    /// Starts watching every registration's directory, and raises the
+    /// rules whose directory already holds ready files. Must be called
+    /// inside a Tokio runtime.
+    pub(crate) fn start(registrations: Vec<Registration>) -> Result<WatchHub, WatchError> {
+        let shared = Arc::new(Shared {
+            groups: groups(&registrations),
+            registrations,
+            recent: Mutex::new(Recent::default()),
+        });
+        let sink = Arc::clone(&shared);
+        let watcher =
+            notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+                Ok(event) => sink.handle(event),
+                Err(err) => {
+                    tracing::warn!(error = %err, "file watcher error: looking at every watched directory");
+                    for group in &sink.groups {
+                        sink.raise_if_waiting(group);
+                    }
+                }
+            })
+            .map_err(WatchError::Watcher)?;
+        let watcher = Arc::new(Mutex::new(watcher));
+        for group in &shared.groups {
+            let polled = shared.members(group).any(|r| r.spec.poll.is_some());
+            if let (Some(kind), false) = (blind_file_system(&group.path), polled) {
+                tracing::warn!(
+                    event = "blind_file_system",
+                    directory = %group.path.display(),
+                    file_system = kind,
+                    fix = "add \"poll: 30s\" to its watch rule",
+                    "the directory is on {kind}, where inotify misses changes made elsewhere: add \"poll: 30s\" to its watch rule"
+                );
+            }
+            follow::watch(&shared, group, &watcher, follow::Why::Start);
+        }
+        let mut tasks = vec![tokio::spawn(follow::follow(
+            Arc::clone(&shared),
+            Arc::clone(&watcher),
+        ))];
+        for r in &shared.registrations {
+            if r.spec.poll.is_some() {
+                tasks.push(tokio::spawn(follow::poll(r.clone())));
+            }
+            if let Some(limit) = r.spec.drain_within {
+                tasks.push(tokio::spawn(drain::watch(r.clone(), limit)));
+            }
+        }
+        Ok(WatchHub {
+            tasks,
+            _watcher: watcher,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
