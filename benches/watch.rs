@@ -190,7 +190,7 @@ impl Setup {
                 self.watched.display()
             )),
             Watcher::Watchexec(debounce) => spawn_group(&format!(
-                "exec watchexec --postpone --quiet --no-vcs-ignore --no-project-ignore --no-global-ignore --no-default-ignore --no-discover-ignore --shell=none{} -w {} -- {kick}",
+                "exec watchexec --postpone --quiet --ignore-nothing --shell=none{} -W {} -- {kick}",
                 debounce.map_or(String::new(), |d| format!(" --debounce {d}")),
                 self.watched.display()
             )),
