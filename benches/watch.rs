@@ -414,12 +414,20 @@ fn requeue(messages: usize) {
             "without postkickd"
         };
         if left == 0 {
-            let kicks = daemon
-                .as_ref()
-                .map_or(0, |d| d.count_where("outcome", "delivered"));
+            let emptied = started.elapsed();
+            // pickup closes the kick's connection once its scan is done:
+            // the kick is logged just after the maildrop empties.
+            let kicks = daemon.as_ref().map_or(0, |d| {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while d.count_where("outcome", "delivered") == 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                d.count_where("outcome", "delivered")
+            });
             println!(
                 "  {label:18} maildrop empty {} after postsuper started (it ran {}); {kicks} kicks",
-                ms(started.elapsed()),
+                ms(emptied),
                 ms(requeued)
             );
         } else {
@@ -437,6 +445,16 @@ fn requeue(messages: usize) {
 }
 
 fn main() {
+    // `cargo bench --bench watch -- requeue 100` runs only that part.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "requeue") {
+        requeue(
+            args.get(at + 1)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1000),
+        );
+        return;
+    }
     let watchers = [
         Watcher::Postkickd,
         Watcher::Incron,
