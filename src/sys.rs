@@ -60,6 +60,31 @@ pub(crate) fn open_file_limit() -> Option<u64> {
     (rc == 0).then_some(limit.rlim_cur)
 }
 
+/// The name of the user this process runs as (`postfix`), or its uid.
+pub(crate) fn user_name() -> String {
+    // SAFETY: geteuid cannot fail and takes no arguments.
+    let uid = unsafe { libc::geteuid() };
+    let mut entry: libc::passwd = unsafe_zeroed_passwd();
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: entry, buf and found are valid and writable for the call, and
+    // buf's length is passed; getpwuid_r writes only into them.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return format!("uid {uid}");
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string in buf,
+    // which is still alive.
+    let name = unsafe { CStr::from_ptr(entry.pw_name) };
+    name.to_string_lossy().into_owned()
+}
+
+fn unsafe_zeroed_passwd() -> libc::passwd {
+    // SAFETY: passwd is plain old data (integers and pointers); all-zero,
+    // with null pointers, is a valid value that getpwuid_r overwrites.
+    unsafe { std::mem::zeroed() }
+}
+
 /// The machine's host name, as `gethostname(2)` gives it.
 pub(crate) fn hostname() -> String {
     let mut buf = [0 as libc::c_char; 256];

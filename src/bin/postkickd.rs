@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         Command::Check {
             rules,
             config_directory,
-        } => postkickd::check(&rules, config_directory.as_deref()),
+        } => postkickd::check(&rules, config_directory.as_deref(), cli.verbose),
         Command::Next {
             rules,
             count,

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
 use super::stop::{self, stopped, Stop};
-use crate::postfix::endpoint::{self, PeerOutcome, Timeouts};
+use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
 
 /// How a kick ended after all its attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,24 @@ async fn attempts(
     let elapsed_ms = || format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
     for attempt in 1..=rule.retry.attempts {
         let timeouts = Timeouts::within(rule.timeout);
-        match endpoint::kick(&planned.endpoint, request, timeouts).await {
+        let result = endpoint::kick(&planned.connect, request, timeouts)
+            .await
+            .and_then(|report| match &report.write_failure {
+                // The request did not get through (a full FIFO, a write
+                // that timed out): a failed attempt, retried; only a peer
+                // that read the request and closed before the NUL took it.
+                Some(failure) if !failure.is_peer_closed_after_request() => {
+                    Err(EndpointError::Write {
+                        path: planned.connect.clone(),
+                        source: std::io::Error::new(
+                            failure.error.kind(),
+                            crate::sys::io_error_text(&failure.error),
+                        ),
+                    })
+                }
+                _ => Ok(report),
+            });
+        match result {
             Ok(report) => {
                 let peer = match report.peer {
                     PeerOutcome::NotWaited => "fifo",

@@ -1,87 +1,179 @@
-//! Warnings about valid rules that will not do what their author hopes.
+//! What `check` adds to validation: what `run` would trip over (errors)
+//! and what will not do what its author hopes (warnings).
 //!
-//! Two looks. [`requests`] needs only the rules: a request the service will
-//! not understand, or a service in an unusual class (from the services
-//! catalog). [`plan`] needs the resolved plan: an endpoint that a kick
-//! would fail on, found by the sender's own [`endpoint::probe`] and worded
-//! with its hint, and a watched directory that does not exist. It only
-//! looks (`stat`); it never opens or kicks an endpoint.
+//! Three looks. [`rules`] needs only the rules: a request the service will
+//! not understand or that carries YAML's quotes, a service in an unusual
+//! class, an interval under a second, a six-field cron read seconds first.
+//! [`plan`] needs the resolved plan and looks at the queue as the user
+//! `check` runs as (the unit runs it as `postfix`): an endpoint that cannot
+//! be reached is an error when it is a matter of permission and a warning
+//! when Postfix is merely not running; a watched directory that cannot be
+//! read is an error, one that does not exist yet a warning. Endpoints are
+//! probed with the sender's own [`endpoint::probe`]. Disabled rules are
+//! not looked at in the queue. Nothing is opened or kicked.
 
-use crate::postfix::{endpoint, services};
-use crate::rules::{Position, Rule};
+use std::time::Duration;
+
+use crate::postfix::endpoint::{self, EndpointError};
+use crate::postfix::services;
+use crate::rules::schedule::Cron;
+use crate::rules::{Position, Rule, Trigger};
 
 use super::plan::{Plan, Source};
 
-/// A warning about one rule.
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Severity {
+    /// The daemon runs, but not as hoped.
+    Warning,
+    /// `run` would fail, or the rule could never kick.
+    Error,
+}
+
+/// A finding about one rule (or the file, without a position).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Warning {
+pub(crate) struct Finding {
     /// Where the rule starts, if known.
     pub position: Option<Position>,
-    /// What will go wrong.
+    /// How bad.
+    pub severity: Severity,
+    /// What and what to do.
     pub message: String,
 }
 
-fn warning(rule: &Rule, message: String) -> Warning {
-    Warning {
+fn finding(rule: &Rule, severity: Severity, message: String) -> Finding {
+    Finding {
         position: rule.position,
+        severity,
         message: format!("rule \"{}\": {message}", rule.name),
     }
 }
 
-/// What the services catalog says about each rule's request.
-pub(crate) fn requests<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Warning> {
-    let mut warnings = Vec::new();
+/// A request wrapped in quotes that YAML kept: `kick: public qmgr "D"`.
+fn quoted(request: &str) -> bool {
+    request.len() >= 2
+        && ((request.starts_with('"') && request.ends_with('"'))
+            || (request.starts_with('\'') && request.ends_with('\'')))
+}
+
+/// What the rules alone say.
+pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
+    let mut findings = Vec::new();
     for rule in rules {
+        let mut warn = |message: String| findings.push(finding(rule, Severity::Warning, message));
         let target = &rule.target;
-        let Some(service) = services::lookup(target.service.as_bytes()) else {
-            continue;
-        };
-        let effect = service.effect(target.request.as_bytes());
-        if effect.is_useless() {
-            warnings.push(warning(
-                rule,
-                format!(
-                    "kick {} {} {:?}: {effect}",
-                    target.class, target.service, target.request
-                ),
+        if quoted(&target.request) {
+            warn(format!(
+                "the request {:?} is sent with its quotes; in \"kick: class service request\" quotes are part of the request: write {}",
+                target.request,
+                &target.request[1..target.request.len() - 1]
             ));
         }
-        if service.class.as_str() != target.class {
-            warnings.push(warning(
-                rule,
-                format!(
+        if let Some(service) = services::lookup(target.service.as_bytes()) {
+            let effect = service.effect(target.request.as_bytes());
+            if effect.is_useless() {
+                warn(format!(
+                    "kick {} {} {:?}: {effect}",
+                    target.class, target.service, target.request
+                ));
+            }
+            if service.class.as_str() != target.class {
+                warn(format!(
                     "{} usually lives in {}/, not {}/",
                     service.name,
                     service.class.as_str(),
                     target.class
-                ),
-            ));
-        }
-    }
-    warnings
-}
-
-/// What the queue says about each planned rule's endpoint and directory.
-pub(crate) fn plan(plan: &Plan) -> Vec<Warning> {
-    let mut warnings = Vec::new();
-    for planned in &plan.rules {
-        if let Err(err) = endpoint::probe(&planned.endpoint) {
-            warnings.push(warning(
-                &planned.rule,
-                format!("endpoint: {err}: {}", err.hint()),
-            ));
-        }
-        if let Source::Watch(watch) = &planned.source {
-            if !watch.directory.is_dir() {
-                warnings.push(warning(
-                    &planned.rule,
-                    format!(
-                        "watched directory {} does not exist (yet): it will be watched once it appears",
-                        watch.directory.display()
-                    ),
                 ));
             }
         }
+        match &rule.trigger {
+            Trigger::Every { period, .. } if *period < Duration::from_secs(1) => warn(format!(
+                "every {} kicks {} times a second: did you mean minutes (m)?",
+                crate::rules::display_duration(*period),
+                1000 / period.as_millis().max(1)
+            )),
+            Trigger::Cron {
+                expression,
+                schedule,
+                ..
+            } if expression.split_whitespace().count() == 6 => {
+                let reading = Cron::reading(expression).unwrap_or_default();
+                let per_minute = schedule.fires_per_minute();
+                let often = if per_minute > 1 {
+                    format!("; it fires {per_minute} times a minute")
+                } else {
+                    String::new()
+                };
+                warn(format!(
+                    "cron \"{expression}\" has 6 fields, read with seconds first: {reading}{often}; for minute hour day month weekday write 5 fields"
+                ));
+            }
+            _ => {}
+        }
     }
-    warnings
+    findings
+}
+
+/// Whether the error is about permissions rather than absence.
+fn denied(err: &EndpointError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// What the queue says about each enabled rule's endpoint and directory,
+/// looked at from the queue directory (the working directory).
+pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
+    let user = crate::sys::user_name();
+    let mut findings = Vec::new();
+    for planned in plan.enabled() {
+        let rule = &planned.rule;
+        match endpoint::probe(&planned.connect) {
+            Err(err) if denied(&err) => findings.push(finding(
+                rule,
+                Severity::Error,
+                format!(
+                    "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
+                    planned.endpoint.display()
+                ),
+            )),
+            Err(err @ EndpointError::NameTooLong { .. }) => findings.push(finding(
+                rule,
+                Severity::Error,
+                format!("endpoint: {err}: {}", err.hint()),
+            )),
+            Err(err) => findings.push(finding(
+                rule,
+                Severity::Warning,
+                format!(
+                    "endpoint {}: {err}: {}",
+                    planned.endpoint.display(),
+                    err.hint()
+                ),
+            )),
+            Ok(_) => {}
+        }
+        if let Source::Watch(watch) = &planned.source {
+            let directory = watch.directory.display();
+            match std::fs::read_dir(&watch.directory) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => findings.push(finding(
+                    rule,
+                    Severity::Warning,
+                    format!(
+                        "watched directory {directory} does not exist (yet): it will be watched once it appears"
+                    ),
+                )),
+                Err(e) => findings.push(finding(
+                    rule,
+                    Severity::Error,
+                    format!(
+                        "watched directory {directory} cannot be read by user {user} ({}): run postkickd as the user that owns it (postfix for the maildrop)",
+                        crate::sys::io_error_text(&e)
+                    ),
+                )),
+            }
+        }
+    }
+    findings
 }

@@ -1,10 +1,18 @@
 //! Where the daemon's log goes, and in which form.
 //!
-//! Text for people: one line per event on stderr, without timestamps when
-//! journald (which stamps lines itself) is listening. JSON for machines
+//! Text for people: one line per event on stderr. Under journald (which
+//! sets `JOURNAL_STREAM` for a service's stderr) lines carry no timestamp,
+//! which journald adds, and start with their syslog priority (`<3>` for an
+//! error, `<4>` a warning, `<6>` information, `<7>` debug), which journald
+//! reads, so that `journalctl -p err` shows failed kicks. JSON for machines
 //! (`--log-format json`): one object per line with the event's fields at
 //! the top level and the kick's span (rule, trigger, target) under `span`,
 //! for log shippers and for the tests, which read fields, never wording.
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::registry::LookupSpan;
 
 /// The form of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -16,12 +24,51 @@ pub enum LogFormat {
     Json,
 }
 
+/// The syslog priority prefix journald reads, for a line printed at
+/// `level` outside the logger (errors at the edge, `check`'s findings);
+/// empty when stderr is not journald.
+pub(crate) fn priority(level: Level) -> &'static str {
+    if std::env::var_os("JOURNAL_STREAM").is_none() {
+        return "";
+    }
+    priority_prefix(level)
+}
+
+fn priority_prefix(level: Level) -> &'static str {
+    match level {
+        Level::ERROR => "<3>",
+        Level::WARN => "<4>",
+        Level::INFO => "<6>",
+        _ => "<7>",
+    }
+}
+
+/// A text line with journald's priority prefix in front.
+struct WithPriority<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithPriority<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        writer.write_str(priority_prefix(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
 /// Sets up logging to stderr at `verbose` (0 info, 1 debug, 2+ trace).
 pub fn init(verbose: u8, format: LogFormat) {
     let level = match verbose {
-        0 => tracing::Level::INFO,
-        1 => tracing::Level::DEBUG,
-        _ => tracing::Level::TRACE,
+        0 => Level::INFO,
+        1 => Level::DEBUG,
+        _ => Level::TRACE,
     };
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -35,9 +82,14 @@ pub fn init(verbose: u8, format: LogFormat) {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
-        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => {
-            builder.without_time().init();
-        }
+        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => builder
+            .event_format(WithPriority(
+                format::format()
+                    .without_time()
+                    .with_target(false)
+                    .with_ansi(false),
+            ))
+            .init(),
         LogFormat::Text => builder.init(),
     }
 }

@@ -62,6 +62,24 @@ pub enum DaemonError {
     /// The file watcher could not start.
     #[error(transparent)]
     Watch(#[from] WatchError),
+    /// The queue directory cannot be entered.
+    #[error("cannot enter the queue directory {path} as user {user}: {}: check queue_directory in main.cf, and run as the postfix user (User=postfix in the unit)", crate::sys::io_error_text(source))]
+    QueueDirectory {
+        /// The directory.
+        path: String,
+        /// Who tried.
+        user: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// `check` found what would make `run` fail.
+    #[error("{path}: {errors} error{}: postkickd run would fail", if *errors == 1 { "" } else { "s" })]
+    Check {
+        /// The rules file.
+        path: String,
+        /// How many.
+        errors: usize,
+    },
     /// The runtime, a signal handler or a test queue could not be set up.
     #[error("cannot set up {what}: {source}")]
     Setup {
@@ -80,7 +98,10 @@ impl DaemonError {
 
     /// True when the message starts with the file it is about.
     fn names_its_file(&self) -> bool {
-        matches!(self, Self::Rules(_) | Self::Config { .. })
+        matches!(
+            self,
+            Self::Rules(_) | Self::Config { .. } | Self::Check { .. }
+        )
     }
 }
 
@@ -96,8 +117,9 @@ pub fn exit(result: Result<(), DaemonError>) -> Exit {
     } else {
         "postkickd: "
     };
+    let priority = logging::priority(tracing::Level::ERROR);
     for line in err.to_string().lines() {
-        eprintln!("{prefix}{line}");
+        eprintln!("{priority}{prefix}{line}");
     }
     Exit::Failure
 }

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
 use crate::rules::schedule::Cron;
@@ -29,8 +30,12 @@ pub(crate) struct Plan {
 pub(crate) struct PlannedRule {
     /// The rule as validated.
     pub rule: Rule,
-    /// `queue_directory/class/service`.
+    /// `queue_directory/class/service`, for messages.
     pub endpoint: PathBuf,
+    /// `class/service`: what kicks connect to, from within the queue
+    /// directory (the daemon works there, as Postfix's programs do, so
+    /// that a long queue directory does not overflow `sockaddr_un`).
+    pub connect: PathBuf,
     /// What raises it.
     pub source: Source,
 }
@@ -87,6 +92,11 @@ impl Plan {
                     rule.target.class.as_bytes(),
                     rule.target.service.as_bytes(),
                 ),
+                connect: endpoint::locate(
+                    Path::new(""),
+                    rule.target.class.as_bytes(),
+                    rule.target.service.as_bytes(),
+                ),
                 source: source(&rule.trigger, queue),
                 rule: rule.clone(),
             })
@@ -100,6 +110,18 @@ impl Plan {
     /// The rules that run.
     pub(super) fn enabled(&self) -> impl Iterator<Item = &PlannedRule> {
         self.rules.iter().filter(|r| r.rule.enabled)
+    }
+
+    /// Makes the queue directory the working directory, where kicks
+    /// connect from.
+    pub(super) fn enter(&self) -> Result<(), DaemonError> {
+        std::env::set_current_dir(&self.queue_directory).map_err(|source| {
+            DaemonError::QueueDirectory {
+                path: self.queue_directory.display().to_string(),
+                user: crate::sys::user_name(),
+                source,
+            }
+        })
     }
 }
 

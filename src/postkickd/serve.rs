@@ -78,6 +78,8 @@ pub(super) async fn serve(
     let rules_file = options.rules_path.display().to_string();
     let load = || load_plan(&options.rules_path, options.config_directory.as_deref());
     let plan = load()?;
+    plan.enter()?;
+    let mut queue = plan.queue_directory.clone();
     let mut running = Running::start(&plan, options.dry_run)?;
     let summary_line = summary(&plan, options.dry_run);
     tracing::info!(event = "started", rules = %rules_file, "{summary_line}");
@@ -89,7 +91,13 @@ pub(super) async fn serve(
             _ = hangup.recv() => {
                 systemd::reloading();
                 let reloaded = load().and_then(|plan| {
-                    running.reload(&plan)?;
+                    plan.enter()?;
+                    if let Err(err) = running.reload(&plan) {
+                        // The old rules keep running, from their queue.
+                        let _ = std::env::set_current_dir(&queue);
+                        return Err(err);
+                    }
+                    queue = plan.queue_directory.clone();
                     Ok(summary(&plan, options.dry_run))
                 });
                 match reloaded {

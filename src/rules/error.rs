@@ -97,6 +97,8 @@ pub enum RuleErrorKind {
     },
     /// The file has no `rules:` key.
     NoRulesList,
+    /// The file is a list: the rules without their `rules:` key.
+    ListAtTop,
     /// A value of the wrong type.
     WrongType {
         /// The key or section, as a message names it.
@@ -119,6 +121,8 @@ pub enum RuleErrorKind {
         key: String,
         /// The section.
         what: String,
+        /// The key it most likely meant.
+        suggestion: Option<&'static str>,
         /// The keys it has.
         expected: Vec<&'static str>,
     },
@@ -242,6 +246,9 @@ impl fmt::Display for RuleErrorKind {
             Self::NoRulesList => {
                 f.write_str("no \"rules:\" list: add one with at least one rule")
             }
+            Self::ListAtTop => f.write_str(
+                "the rules file must be a mapping, not a list: put the rules under a \"rules:\" key (rules:, then the list indented below it)",
+            ),
             Self::WrongType {
                 what,
                 expected,
@@ -253,12 +260,20 @@ impl fmt::Display for RuleErrorKind {
             Self::UnknownKey {
                 key,
                 what,
+                suggestion,
                 expected,
-            } => write!(
-                f,
-                "unknown key \"{key}\" in {what} (expected one of: {})",
-                expected.join(", ")
-            ),
+            } => match suggestion {
+                Some(meant) => write!(
+                    f,
+                    "unknown key \"{key}\" in {what}: did you mean \"{meant}\"? (expected one of: {})",
+                    expected.join(", ")
+                ),
+                None => write!(
+                    f,
+                    "unknown key \"{key}\" in {what} (expected one of: {})",
+                    expected.join(", ")
+                ),
+            },
             Self::BadDuration { what, text } => write!(
                 f,
                 "bad duration \"{text}\" for {what}: {}",
@@ -326,8 +341,13 @@ impl fmt::Display for RuleErrorKind {
                 kind,
             } => write!(
                 f,
-                "{key} applies only to {} rules, and {rule} is a {kind} rule",
-                owners.join(" and ")
+                "{key} applies only to {} rules, and {rule} is {} {kind} rule",
+                owners.join(" and "),
+                if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                }
             ),
             Self::UnknownZone { name } => write!(
                 f,

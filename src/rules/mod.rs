@@ -193,26 +193,53 @@ pub(crate) fn count_by_kind<'r>(rules: impl Iterator<Item = &'r Rule>) -> String
         .join(", ")
 }
 
-/// Reads and validates a rules file.
+/// Reads and validates a rules file. Only a regular file is read (a FIFO
+/// or a device would hang or never end), and never more than
+/// [`MAX_FILE_BYTES`] of it, whatever its kind.
 pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
     let read_error = |reason: String| RulesError::Read {
         path: shown.clone(),
         reason,
     };
-    let metadata =
-        std::fs::metadata(path).map_err(|e| read_error(crate::sys::io_error_text(&e)))?;
+    let io_error = |e: std::io::Error| {
+        let mut reason = crate::sys::io_error_text(&e);
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            reason.push_str(&format!(
+                " (reading as user {}): the daemon reads it as User= of its unit (postfix); make it readable, e.g. chmod 644",
+                crate::sys::user_name()
+            ));
+        }
+        read_error(reason)
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
     if metadata.is_dir() {
         return Err(read_error("it is a directory; name the YAML file".into()));
     }
-    if metadata.len() > MAX_FILE_BYTES {
+    if !metadata.is_file() {
+        return Err(read_error(
+            "it is not a regular file (a FIFO, socket or device): name the YAML file".into(),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(read_error(format!(
-            "{} bytes is more than the {MAX_FILE_BYTES} a rules file may have",
-            metadata.len()
+            "{} bytes or more is more than the {MAX_FILE_BYTES} a rules file may have",
+            MAX_FILE_BYTES + 1
         )));
     }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| read_error(crate::sys::io_error_text(&e)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| read_error("stream did not contain valid UTF-8".into()))?;
     parse(&text).map_err(|errors| RulesError::Invalid {
         path: shown,
         errors,

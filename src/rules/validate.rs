@@ -54,6 +54,39 @@ fn describe(value: &Value) -> &'static str {
     }
 }
 
+/// The allowed word a misspelling most likely meant: at most two edits
+/// away (and fewer than half its letters).
+pub(super) fn closest(word: &str, allowed: &[&'static str]) -> Option<&'static str> {
+    allowed
+        .iter()
+        .map(|candidate| (edit_distance(word, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= 2 && *distance * 2 < candidate.len())
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance with transpositions counted as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut rows = vec![(0..=b.len()).collect::<Vec<_>>(); a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
+}
+
 /// Every key a rule may have: its name, each trigger kind with the keys
 /// it owns, then the common ones.
 fn rule_keys() -> Vec<&'static str> {
@@ -144,6 +177,7 @@ impl Validator {
                     RuleErrorKind::UnknownKey {
                         key: key.clone(),
                         what: what.to_owned(),
+                        suggestion: closest(key, allowed),
                         expected: allowed.to_vec(),
                     },
                 );
@@ -345,6 +379,10 @@ impl Validator {
             self.error_at(None, RuleErrorKind::EmptyFile);
             return rule_set;
         }
+        if document.is_sequence() {
+            self.value_error(&[], RuleErrorKind::ListAtTop);
+            return rule_set;
+        }
         let Some(top) = self.mapping(document, &[], "the rules file", TOP_KEYS) else {
             return rule_set;
         };
@@ -402,6 +440,7 @@ impl Validator {
         for (i, item) in items.iter().enumerate() {
             let mut at = path.clone();
             at.push(Step::Index(i));
+            let mut duplicate = false;
             if let Some(name) = item.get("name").and_then(Value::as_str) {
                 let name_position = self.index.value(&child(&at, "name"));
                 if let Some(first) = first_use.get(name) {
@@ -410,11 +449,13 @@ impl Validator {
                         first_line: first.map(|p| p.line),
                     };
                     self.error_at(name_position, kind);
-                    continue;
+                    duplicate = true;
+                } else {
+                    first_use.insert(name.to_owned(), name_position);
                 }
-                first_use.insert(name.to_owned(), name_position);
             }
-            if let Some(rule) = self.rule(item, &at, defaults) {
+            // A duplicate is still read, so that its other mistakes show.
+            if let Some(rule) = self.rule(item, &at, defaults).filter(|_| !duplicate) {
                 rule_set.rules.push(rule);
             }
         }

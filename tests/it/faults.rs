@@ -344,8 +344,9 @@ fn hostile_names_are_refused_with_a_reason() {
     assert!(stderr.contains("read at most 1024"), "{stderr}");
 }
 
-/// A service name that makes the socket path 108 bytes or longer: `check`
-/// warns, and the daemon's kick fails with the reason and the fix.
+/// A service name that makes the socket path 108 bytes or longer even from
+/// within the queue directory: `check` says the rule can never kick (an
+/// error), and the daemon's kick fails with the reason and the fix.
 #[test]
 fn socket_paths_too_long_for_sockaddr_un_are_reported() {
     let service = "s".repeat(110);
@@ -361,7 +362,7 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
         .output()
         .expect("run check");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("UNIX-domain socket paths must be shorter than 108"),
         "{stderr}"
@@ -372,10 +373,37 @@ fn socket_paths_too_long_for_sockaddr_un_are_reported() {
         any_contains(&failed, "error", "unix-domain name too long")
             && failed.iter().any(|e| e
                 .get("hint")
-                .is_some_and(|h| h.starts_with("shorten queue_directory"))),
+                .is_some_and(|h| h.starts_with("shorten the class or service name"))),
         "{}",
         shown(&failed)
     );
+}
+
+/// A queue directory long enough that its absolute socket paths would not
+/// fit `sockaddr_un`: kicks work, as Postfix's do, because the daemon
+/// connects from within the queue directory.
+#[test]
+fn a_long_queue_directory_still_takes_kicks() {
+    let tmp = traversable_tempdir();
+    let deep = tmp.path().join("q".repeat(60)).join("u".repeat(60));
+    std::fs::create_dir_all(&deep).expect("mkdir");
+    let dir = postkick_testkit::QueueDir::create(&deep, "queue_directory = {queue}\n");
+    assert!(dir.endpoint("public", "qmgr").as_os_str().len() >= 108);
+    let qmgr = SocketServer::start_relative(&dir.queue, "public/qmgr", ServerStyle::UntilNul);
+    let rules = tmp.path().join("rules.yaml");
+    postkick_testkit::rules::write(
+        &rules,
+        &dir.config,
+        "rules:\n  - name: deep\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n",
+    );
+    let output = Command::new(binary())
+        .args(["check", "--rules"])
+        .arg(&rules)
+        .output()
+        .expect("run check");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let _daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
+    qmgr.received.wait_for(1, Duration::from_secs(10));
 }
 
 /// A watched directory on overlayfs (where inotify misses changes made in

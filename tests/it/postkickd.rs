@@ -87,7 +87,7 @@ fn check_warns_about_requests_a_service_will_not_understand() {
         run_command(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
     assert_eq!(status, 0);
     assert!(
-        stdout.contains("valid: 1 rules (0 cron, 1 every, 0 watch), 1 warning"),
+        stdout.contains("valid: 1 rule (0 cron, 1 every, 0 watch), 1 warning"),
         "{stdout}"
     );
     assert!(

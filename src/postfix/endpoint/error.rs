@@ -96,6 +96,15 @@ pub enum EndpointError {
         /// The system's error.
         source: std::io::Error,
     },
+    /// The request could not be written (a full FIFO, a write that timed
+    /// out). Postfix's `postkick` reports this with `-v` only and exits 0;
+    /// the daemon counts it as a failed attempt.
+    Write {
+        /// The endpoint path.
+        path: PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
 }
 
 impl EndpointError {
@@ -115,6 +124,9 @@ impl EndpointError {
                 path,
                 format!(": {}", io_error_text(source)),
             ),
+            Self::Write { path, source } => {
+                ("write to ", path, format!(": {}", io_error_text(source)))
+            }
         };
         [
             prefix.as_bytes(),
@@ -130,7 +142,7 @@ impl EndpointError {
             Self::Lookup { .. } | Self::NotSocketOrFifo { .. } => Severity::Warning,
             Self::NameTooLong { .. } => Severity::Fatal,
             Self::FifoOpen { .. } => Severity::VerboseInfo,
-            Self::Connect { .. } => Severity::VerboseWarning,
+            Self::Connect { .. } | Self::Write { .. } => Severity::VerboseWarning,
         }
     }
 }
@@ -139,7 +151,9 @@ impl EndpointError {
     /// What an administrator can do about this failure, as one phrase.
     pub fn hint(&self) -> &'static str {
         let source = match self {
-            Self::Lookup { source, .. } | Self::Connect { source, .. } => Some(source),
+            Self::Lookup { source, .. }
+            | Self::Connect { source, .. }
+            | Self::Write { source, .. } => Some(source),
             Self::FifoOpen {
                 why: FifoRefusal::Open(source),
                 ..
@@ -168,7 +182,10 @@ impl EndpointError {
                 "the endpoint is neither socket nor FIFO: check class and service"
             }
             (Self::NameTooLong { .. }, _) => {
-                "shorten queue_directory: UNIX-domain socket paths must be shorter than 108 bytes"
+                "shorten the class or service name: UNIX-domain socket paths must be shorter than 108 bytes"
+            }
+            (Self::Write { .. }, _) => {
+                "the endpoint takes nothing: for a FIFO, is the service reading it (a full pipe)?"
             }
             _ => "see the error",
         }
@@ -184,7 +201,9 @@ impl fmt::Display for EndpointError {
 impl std::error::Error for EndpointError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Lookup { source, .. } | Self::Connect { source, .. } => Some(source),
+            Self::Lookup { source, .. }
+            | Self::Connect { source, .. }
+            | Self::Write { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,58 +1,134 @@
-//! `postkickd check`: validate a rules file and lint it against the queue.
+//! `postkickd check`: everything `postkickd run` would do before its first
+//! kick, without kicking.
 //!
-//! Every error goes to stderr as `FILE:LINE:COLUMN: message` (through the
-//! same [`crate::postkickd::exit`] as `run`), warnings likewise with
-//! `warning:`, and a one-line summary to stdout. The plan is the one `run`
-//! would resolve; endpoints are probed with the sender's own code. It
-//! sends no kick.
+//! It reads the rules file and `main.cf` as `run` does (an unreadable or
+//! invalid one is an error, as it is for `run`), enters the queue
+//! directory, and looks at every endpoint and watched directory as the
+//! user it runs as (the unit runs it as `postfix` in `ExecStartPre=`, so a
+//! permission problem fails the start with its reason). Errors and
+//! warnings go to stderr as `FILE:LINE:COLUMN: ...`, a summary to stdout;
+//! with `-v`, how each rule is read (a cron rule's fields and its next
+//! fire times). It sends no kick and changes no file.
 
 use std::path::Path;
 
+use jiff::Timestamp;
+
 use crate::postfix::config::ConfigWarning;
-use crate::postkickd::lint::{self, Warning};
+use crate::postkickd::lint::{self, Finding, Severity};
+use crate::postkickd::logging::priority;
 use crate::postkickd::plan::Plan;
 use crate::postkickd::{read_main_cf, DaemonError};
-use crate::rules;
+use crate::rules::schedule::Cron;
+use crate::rules::{self, Rule, Trigger};
 
-/// Validates and lints a rules file; an error if it cannot be used.
-pub fn check(rules_path: &Path, config_directory: Option<&Path>) -> Result<(), DaemonError> {
+/// Validates and lints a rules file; an error if `run` would fail on it.
+pub fn check(
+    rules_path: &Path,
+    config_directory: Option<&Path>,
+    verbose: u8,
+) -> Result<(), DaemonError> {
     let shown = rules_path.display().to_string();
     let rules = rules::load(rules_path)?;
     let mut config_warnings: Vec<ConfigWarning> = Vec::new();
-    let main_cf = read_main_cf(&rules, config_directory, |w| config_warnings.push(w));
-    let mut warnings = Vec::new();
-    match &main_cf {
-        Ok(main_cf) => warnings.extend(lint::plan(&Plan::resolve(&rules, main_cf))),
-        Err(err) => warnings.push(Warning {
+    let main_cf = read_main_cf(&rules, config_directory, |w| config_warnings.push(w))?;
+    let plan = Plan::resolve(&rules, &main_cf);
+    plan.enter()?;
+    let mut findings: Vec<Finding> = config_warnings
+        .into_iter()
+        .map(|w| Finding {
             position: None,
-            message: format!("{err}; until then, endpoints and watch directories are not checked"),
-        }),
-    }
-    warnings.extend(config_warnings.into_iter().map(|w| Warning {
-        position: None,
-        message: format!("main.cf: {w}"),
-    }));
-    warnings.extend(lint::requests(rules.rules.iter()));
-    warnings.sort_by_key(|w| w.position);
-    for warning in &warnings {
+            severity: Severity::Warning,
+            message: format!("main.cf: {w}"),
+        })
+        .collect();
+    findings.extend(lint::rules(rules.rules.iter()));
+    findings.extend(lint::plan(&plan));
+    findings.sort_by_key(|f| f.position);
+    for f in &findings {
+        let (level, priority) = match f.severity {
+            Severity::Warning => ("warning: ", priority(tracing::Level::WARN)),
+            Severity::Error => ("", priority(tracing::Level::ERROR)),
+        };
         eprintln!(
-            "{}: warning: {}",
-            rules::location(&shown, warning.position),
-            warning.message
+            "{priority}{}: {level}{}",
+            rules::location(&shown, f.position),
+            f.message
         );
     }
+    if verbose > 0 {
+        for rule in &rules.rules {
+            println!("{}", reading(rule));
+        }
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(DaemonError::Check {
+            path: shown,
+            errors,
+        });
+    }
+    let warnings = findings.len();
     let disabled = rules.rules.iter().filter(|r| !r.enabled).count();
+    let count = rules.rules.len();
     println!(
-        "{shown}: valid: {} rules ({}{}), {} warning{}",
-        rules.rules.len(),
+        "{shown}: valid: {count} rule{} ({}{}), {warnings} warning{}",
+        plural(count),
         rules::count_by_kind(rules.rules.iter()),
         if disabled > 0 {
             format!("; {disabled} disabled")
         } else {
             String::new()
         },
-        warnings.len(),
-        if warnings.len() == 1 { "" } else { "s" },
+        plural(warnings),
     );
     Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// How a rule is read: its trigger in words, its next fire times.
+fn reading(rule: &Rule) -> String {
+    let head = format!(
+        "rule \"{}\"{}: kick {}",
+        rule.name,
+        if rule.enabled { "" } else { " (disabled)" },
+        rule.target
+    );
+    match &rule.trigger {
+        Trigger::Cron {
+            expression,
+            schedule,
+            ..
+        } => {
+            let mut at = Timestamp::now();
+            let next: Vec<String> = (0..3)
+                .map_while(|_| {
+                    at = schedule.next_after(at)?;
+                    Some(schedule.zone().display(at))
+                })
+                .collect();
+            format!(
+                "{head} on cron \"{expression}\" = {}; next: {}",
+                Cron::reading(expression).unwrap_or_else(|| expression.clone()),
+                next.join(", ")
+            )
+        }
+        Trigger::Every { period, .. } => format!(
+            "{head} every {} from the daemon's start",
+            rules::display_duration(*period)
+        ),
+        Trigger::Watch { directory, .. } => {
+            format!("{head} when a file arrives in {}", directory.display())
+        }
+    }
 }

@@ -61,7 +61,7 @@ impl FieldKind {
     }
 
     /// The field as a message names it.
-    fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Self::Second => "second",
             Self::Minute => "minute",

@@ -159,6 +159,27 @@ impl Cron {
         &self.zone
     }
 
+    /// How many times a minute the rule can fire: more than one only with a
+    /// seconds field.
+    pub(crate) fn fires_per_minute(&self) -> usize {
+        (0..60).filter(|s| self.second.has(*s)).count()
+    }
+
+    /// How `expression` is read, field by field (`second 30, minute 7,
+    /// ...`), for an expression of 5, 6 or 7 fields.
+    pub(crate) fn reading(expression: &str) -> Option<String> {
+        let words = words(expression);
+        let layout = LAYOUTS.iter().find(|l| l.len() == words.len())?;
+        Some(
+            layout
+                .iter()
+                .zip(&words)
+                .map(|(kind, (_, word))| format!("{} {word}", kind.noun()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+
     /// Whether the expression matches a date (day of month, month, weekday,
     /// year; cron's rule for combining day of month and weekday).
     fn matches_date(&self, year: u32, month: u32, day: u32, weekday: u32) -> bool {

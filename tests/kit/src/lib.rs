@@ -213,6 +213,26 @@ pub struct SocketServer {
 impl SocketServer {
     pub fn start(path: &Path, style: ServerStyle) -> SocketServer {
         let listener = UnixListener::bind(path).expect("bind test socket");
+        Self::serve(listener, path, style)
+    }
+
+    /// Like [`SocketServer::start`], at `directory/relative`, which may be
+    /// too long for `sockaddr_un`: bound at a short path, then moved there
+    /// (a listening socket keeps listening when its file is renamed).
+    pub fn start_relative(directory: &Path, relative: &str, style: ServerStyle) -> SocketServer {
+        let short = std::env::temp_dir().join(format!(
+            "pk-{}-{}.sock",
+            std::process::id(),
+            relative.replace('/', "-")
+        ));
+        let _ = std::fs::remove_file(&short);
+        let listener = UnixListener::bind(&short).expect("bind test socket");
+        // A socket file can be moved; its listener stays.
+        std::fs::rename(&short, directory.join(relative)).expect("move the socket into place");
+        Self::serve(listener, &directory.join(relative), style)
+    }
+
+    fn serve(listener: UnixListener, path: &Path, style: ServerStyle) -> SocketServer {
         let received = Received::default();
         let sink = received.clone();
         thread::spawn(move || {

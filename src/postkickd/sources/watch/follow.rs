@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{identity, lock, Group, Registration, Shared};
+use super::{identity, lock, Group, Registration, Shared, WatchError};
 
 /// How often watched paths are looked up again.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
@@ -33,25 +33,46 @@ pub(super) enum Why {
 }
 
 /// Watches `group`'s path if it names a directory, then raises its rules
-/// if files are already waiting there.
+/// if files are already waiting there. At start-up a directory that exists
+/// but cannot be watched (no permission) is an error: the daemon must not
+/// say it is ready while a rule is deaf.
 pub(super) fn watch(
     shared: &Shared,
     group: &Group,
     watcher: &Mutex<notify::RecommendedWatcher>,
     why: Why,
-) {
+) -> Result<(), WatchError> {
     let path = &group.path;
-    let Some(now) = identity(path) else {
+    let refused = |source: std::io::Error| WatchError::Directory {
+        path: path.display().to_string(),
+        user: crate::sys::user_name(),
+        source,
+    };
+    let now = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => identity(path),
+        Err(e) if why == Why::Start && e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(refused(e));
+        }
+        _ => None,
+    };
+    let Some(now) = now else {
         if why == Why::Start {
             tracing::warn!(event = "directory_gone", directory = %path.display(), "watched directory does not exist; watching for it to appear");
         }
-        return;
+        return Ok(());
     };
     let mut watcher = lock(watcher);
     let _ = watcher.unwatch(path);
     if let Err(err) = watcher.watch(path, RecursiveMode::NonRecursive) {
+        if why == Why::Start {
+            let source = match err.kind {
+                notify::ErrorKind::Io(io) => io,
+                other => std::io::Error::other(format!("{other:?}")),
+            };
+            return Err(refused(source));
+        }
         tracing::warn!(event = "directory_gone", directory = %path.display(), error = %err, "cannot watch directory yet");
-        return;
+        return Ok(());
     }
     drop(watcher);
     *lock(&group.watching) = Some(now);
@@ -67,6 +88,7 @@ pub(super) fn watch(
         ),
     }
     shared.raise_if_waiting(group);
+    Ok(())
 }
 
 /// Looks up every watched path once a second, for as long as the hub runs.
@@ -77,14 +99,16 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
             let watching = *lock(&group.watching);
             let now = identity(&group.path);
             match (watching, now) {
-                (None, Some(_)) => watch(&shared, group, &watcher, Why::Back),
+                (None, Some(_)) => {
+                    let _ = watch(&shared, group, &watcher, Why::Back);
+                }
                 (Some(_), None) => {
                     let _ = lock(&watcher).unwatch(&group.path);
                     *lock(&group.watching) = None;
                     tracing::warn!(event = "directory_gone", directory = %group.path.display(), "watched directory is gone; watching for it to come back");
                 }
                 (Some(old), Some(new)) if old != new => {
-                    watch(&shared, group, &watcher, Why::Replaced);
+                    let _ = watch(&shared, group, &watcher, Why::Replaced);
                 }
                 _ => {}
             }

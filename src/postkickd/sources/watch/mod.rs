@@ -48,6 +48,16 @@ pub enum WatchError {
     /// inotify itself is unavailable (out of instances, for example).
     #[error("cannot start a file watcher: {0}: this user's inotify instances (sysctl fs.inotify.max_user_instances) or this process's file descriptors (LimitNOFILE=, ulimit -n) are used up")]
     Watcher(#[source] notify::Error),
+    /// A watched directory exists but cannot be watched.
+    #[error("cannot watch {path} as user {user}: {}: run postkickd as the user that owns it (postfix, for the maildrop)", crate::sys::io_error_text(source))]
+    Directory {
+        /// The directory.
+        path: String,
+        /// Who tried.
+        user: String,
+        /// Why not.
+        source: std::io::Error,
+    },
 }
 
 /// What a directory is, whatever its path: device and inode.
@@ -232,7 +242,7 @@ impl WatchHub {
                     "the directory is on {kind}, where inotify misses changes made elsewhere: add \"poll: 30s\" to its watch rule"
                 );
             }
-            follow::watch(&shared, group, &watcher, follow::Why::Start);
+            follow::watch(&shared, group, &watcher, follow::Why::Start)?;
         }
         let mut tasks = vec![tokio::spawn(follow::follow(
             Arc::clone(&shared),
