@@ -16,7 +16,16 @@ RELEASE = target/release
 all:
 	$(CARGO) build --release --locked
 
+# Replacing Postfix's own /usr/sbin/postkick on a live system without a
+# diversion would be undone (or fought over) by the next postfix upgrade:
+# refuse, and say what to do instead.
 install: all
+	@if [ -z "$(DESTDIR)" ] && [ -e "$(SBINDIR)/postkick" ] \
+		&& dpkg -S "$(SBINDIR)/postkick" 2>/dev/null | grep -q '^postfix' \
+		&& [ "$$(dpkg-divert --truename $(SBINDIR)/postkick)" = "$(SBINDIR)/postkick" ]; then \
+		echo "make install: $(SBINDIR)/postkick belongs to the postfix package; install the .deb (it diverts Postfix's copy), use PREFIX=/usr/local, or divert it first: dpkg-divert --local --rename --add $(SBINDIR)/postkick" >&2; \
+		exit 1; \
+	fi
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/postkick \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(RELEASE)/postkick $(RELEASE)/postkickd $(DESTDIR)$(SBINDIR)/

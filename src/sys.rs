@@ -85,6 +85,16 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
     unsafe { std::mem::zeroed() }
 }
 
+/// Sends `SIGHUP` to process `pid`.
+pub(crate) fn send_hangup(pid: i32) -> std::io::Result<()> {
+    // SAFETY: kill takes two integers and touches no memory of ours.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The machine's host name, as `gethostname(2)` gives it.
 pub(crate) fn hostname() -> String {
     let mut buf = [0 as libc::c_char; 256];

@@ -48,6 +48,18 @@ enum Command {
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
+    /// Check the rules file, then make the daemon PID reload it (systemd's ExecReload=).
+    Reload {
+        /// The rules file.
+        #[arg(long, default_value = DEFAULT_RULES_PATH)]
+        rules: PathBuf,
+        /// Postfix configuration directory (overrides the rules file's).
+        #[arg(short = 'c', long = "config-directory")]
+        config_directory: Option<PathBuf>,
+        /// The daemon's process id ($MAINPID).
+        #[arg(long)]
+        pid: i32,
+    },
     /// Show the daemon at work on a throw-away test queue: no mail system needed.
     Demo {
         /// How long to run.
@@ -100,6 +112,11 @@ fn main() -> ExitCode {
             rules,
             config_directory,
         } => postkickd::check(&rules, config_directory.as_deref(), cli.verbose),
+        Command::Reload {
+            rules,
+            config_directory,
+            pid,
+        } => postkickd::reload(&rules, config_directory.as_deref(), pid),
         Command::Next {
             rules,
             count,

@@ -22,7 +22,7 @@ mod sources;
 mod stop;
 mod systemd;
 
-pub use commands::{check, demo, endpoints, next};
+pub use commands::{check, demo, endpoints, next, reload};
 pub use logging::{init as init_logging, LogFormat};
 pub use serve::run;
 

@@ -3,6 +3,7 @@
 //! Helpers live in the `postkick-testkit` crate (`tests/kit`), shared with
 //! the benchmarks.
 
+mod check;
 mod faults;
 mod postkick;
 mod postkickd;

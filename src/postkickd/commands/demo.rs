@@ -7,7 +7,7 @@
 //! same test queue in `DIR` for a rules file under trial and serves it until
 //! interrupted. Neither touches a real Postfix queue.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::test_queue::{self, Received};
@@ -95,17 +95,21 @@ pub fn endpoints(dir: &Path, rules_path: Option<&Path>) -> Result<(), DaemonErro
     };
     let runtime = crate::runtime().map_err(DaemonError::setup("the runtime"))?;
     runtime.block_on(async {
-        let queue = test_queue::create(dir, &extra).map_err(DaemonError::setup("the test queue"))?;
         let mut stop_signals = StopSignals::install()?;
-        let shown: PathBuf = queue.config_directory.clone();
+        let queue = test_queue::create(dir, &extra).map_err(DaemonError::setup("the test queue"))?;
+        let made = queue.made();
         println!(
             "endpoints: test queue {} ready; try: postkickd run --rules RULES -c {}   (Ctrl-C ends)",
             queue.queue_directory.display(),
-            shown.display()
+            queue.config_directory.display()
         );
         tokio::select! {
             () = queue.serve(print) => {}
             () = stop_signals.recv() => {}
+        }
+        // What was made goes, so that the same directory can serve again.
+        for path in made {
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
         }
         Ok(())
     })

@@ -1,4 +1,5 @@
-//! The commands beside `run`: `check` and `next` read and report, `demo`
+//! The commands beside `run`: `check` and `next` read and report, `reload`
+//! checks and then signals the daemon, `demo`
 //! and `endpoints` run the daemon against a throw-away test queue.
 //!
 //! None of them sends a kick to a real Postfix or changes a file outside
@@ -9,6 +10,6 @@ mod demo;
 mod next;
 mod test_queue;
 
-pub use check::check;
+pub use check::{check, reload};
 pub use demo::{demo, endpoints};
 pub use next::next;

@@ -6,7 +6,8 @@
 //! one request the way a Postfix trigger server does (up to the NUL, at
 //! most 1024 bytes), reports it, and closes. It is for demonstrations and
 //! for dry runs of a new rules file; it never talks to a real Postfix and
-//! it refuses a directory that already has a queue in it.
+//! it refuses a directory that already has a queue in it; `endpoints`
+//! removes what it made when it ends.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,14 @@ pub(crate) fn create(dir: &Path, extra: &[(String, String)]) -> io::Result<TestQ
 }
 
 impl TestQueue {
+    /// What [`create`] made: the queue directory and `main.cf`.
+    pub(crate) fn made(&self) -> Vec<PathBuf> {
+        vec![
+            self.queue_directory.clone(),
+            self.config_directory.join("main.cf"),
+        ]
+    }
+
     /// Serves every endpoint until the future is dropped, calling `report`
     /// for each request.
     pub(super) async fn serve(self, report: impl Fn(Received) + Clone + Send + 'static) {

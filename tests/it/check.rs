@@ -1,0 +1,231 @@
+//! `check` is as strict as `run`, and says what a new user gets wrong;
+//! `reload` checks before it signals; `endpoints` cleans up; a kick that
+//! does not get through is retried, never "delivered".
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+use postkick_testkit::daemon::{as_user, binary};
+use postkick_testkit::rules::Setup;
+use postkick_testkit::{mkfifo, wait_for, ServerStyle, SocketServer};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .env_remove("MAIL_CONFIG")
+        .output()
+        .expect("run postkickd");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn check(setup: &Setup) -> (i32, String, String) {
+    run(&["check", "--rules", setup.rules.to_str().expect("utf8")])
+}
+
+#[test]
+fn check_fails_where_run_fails_on_main_cf() {
+    let setup = Setup::new("rules:\n  - name: x\n    every: 1h\n    kick: public qmgr I\n");
+    let rules = setup.rules.to_str().expect("utf8");
+    let (status, _, stderr) = run(&["check", "--rules", rules, "-c", "/nonexistent"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent/main.cf"), "{stderr}");
+    std::fs::write(
+        setup.dir.config.join("main.cf"),
+        "queue_directory = $queue_directory\n",
+    )
+    .expect("write");
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 1, "{stderr}");
+    let (run_status, _, _) = run(&["run", "--rules", rules]);
+    assert_eq!(run_status, 1);
+}
+
+#[test]
+fn check_as_a_user_who_cannot_reach_private_fails_and_names_the_user() {
+    if !postkick_testkit::have_program("setpriv") {
+        return;
+    }
+    let setup = Setup::new("rules:\n  - name: anvil\n    every: 1h\n    kick: private tlsmgr W\n");
+    let _tlsmgr = SocketServer::start(
+        &setup.dir.endpoint("private", "tlsmgr"),
+        ServerStyle::UntilNul,
+    );
+    std::fs::set_permissions(
+        setup.dir.queue.join("private"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .expect("chmod");
+    let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
+    let output = Command::new(&wrapper)
+        .args(["check", "--rules"])
+        .arg(&setup.rules)
+        .output()
+        .expect("run check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("permission denied for user nobody") && stderr.contains("user postfix"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_names_what_a_new_user_gets_wrong() {
+    let setup = Setup::new(
+        "rules:\n  - name: quoted\n    every: 1h\n    kick: public qmgr \"D\"\n  - name: fast\n    every: 10ms\n    kick: public qmgr I\n  - name: six\n    cron: \"30 7 * * 1-5 *\"\n    kick: public qmgr I\n  - name: often\n    cron: \"*/5 * * * * *\"\n    kick: public qmgr I\n  - name: off\n    watch: /nonexistent/dir\n    enabled: false\n    kick: public pickup W\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let _pickup = setup.socket("public", "pickup");
+    let (status, stdout, stderr) = check(&setup);
+    assert_eq!(status, 0, "{stderr}");
+    // Each rule starts 3 lines after the previous one, the first on line 4.
+    for (line, says) in [
+        (4, "sent with its quotes"),
+        (7, "every 10ms kicks 100 times a second"),
+        (10, "read with seconds first: second 30, minute 7, hour *, day of month *, month 1-5, weekday *"),
+        (13, "fires 12 times a minute"),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&format!("rules.yaml:{line}:")) && l.contains(says)),
+            "no {says:?} at line {line} in\n{stderr}"
+        );
+    }
+    assert!(
+        !stderr.contains("/nonexistent/dir"),
+        "a disabled rule was looked at:\n{stderr}"
+    );
+    assert!(stdout.contains("valid: 5 rules"), "{stdout}");
+}
+
+#[test]
+fn check_suggests_and_reports_every_mistake() {
+    let setup = Setup::new(
+        "rules:\n  - name: a\n    wacth: maildrop\n    kick: public pickup W\n  - name: a\n    every: 5 parsecs\n    kick: public qmgr I\n",
+    );
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("did you mean \"watch\"?"), "{stderr}");
+    assert!(stderr.contains("duplicate rule name \"a\""), "{stderr}");
+    assert!(stderr.contains("bad duration \"5 parsecs\""), "{stderr}");
+    std::fs::write(
+        &setup.rules,
+        "- name: a\n  every: 1m\n  kick: public qmgr I\n",
+    )
+    .expect("write");
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("under a \"rules:\" key"), "{stderr}");
+    let (status, _, stderr) = run(&["chek"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("check"), "{stderr}");
+}
+
+#[test]
+fn check_v_says_how_each_rule_is_read() {
+    let setup = Setup::new(
+        "rules:\n  - name: noon\n    cron: \"0 12 * * *\"\n    timezone: UTC\n    kick: public qmgr I\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let (status, stdout, _) = run(&[
+        "check",
+        "-v",
+        "--rules",
+        setup.rules.to_str().expect("utf8"),
+    ]);
+    assert_eq!(status, 0);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("rule \"noon\""))
+        .expect("a reading");
+    assert!(
+        line.contains("minute 0, hour 12, day of month *, month *, weekday *"),
+        "{line}"
+    );
+    assert_eq!(line.matches("12:00:00 +00:00 UTC").count(), 3, "{line}");
+}
+
+#[test]
+fn reload_checks_first_and_fails_on_a_bad_file() {
+    let setup = Setup::new("rules:\n  - name: old\n    every: 100ms\n    kick: public qmgr I\n");
+    let qmgr = setup.socket("public", "qmgr");
+    let daemon = setup.start(&[]);
+    qmgr.received.wait_for(1, Duration::from_secs(10));
+    let pid = daemon.pid().to_string();
+    let rules = setup.rules.to_str().expect("utf8");
+    setup.write_rules("rules:\n  - name: new\n    every: nope\n    kick: public pickup W\n");
+    let (status, _, stderr) = run(&["reload", "--rules", rules, "--pid", &pid]);
+    assert_eq!(status, 1, "{stderr}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(daemon.count_where("event", "reloaded"), 0);
+    assert_eq!(
+        daemon.count_where("event", "reload_refused"),
+        0,
+        "it was signalled"
+    );
+    setup.write_rules("rules:\n  - name: new\n    every: 100ms\n    kick: public pickup W\n");
+    let _pickup = setup.socket("public", "pickup");
+    let (status, _, stderr) = run(&["reload", "--rules", rules, "--pid", &pid]);
+    assert_eq!(status, 0, "{stderr}");
+    daemon.wait_for_event("event", "reloaded", 1, Duration::from_secs(10));
+}
+
+#[test]
+fn endpoints_cleans_up_and_can_serve_the_same_directory_again() {
+    let tmp = postkick_testkit::traversable_tempdir();
+    for round in 0..2 {
+        let mut child = Command::new(binary())
+            .arg("endpoints")
+            .arg(tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start endpoints");
+        let socket = tmp.path().join("queue/public/qmgr");
+        wait_for(Duration::from_secs(10), "the test queue", || {
+            socket.exists().then_some(())
+        });
+        let status = Command::new("kill")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = child.wait().expect("wait");
+        assert_eq!(exit.code(), Some(0), "round {round}");
+        assert!(
+            !tmp.path().join("queue").exists(),
+            "round {round} left its queue"
+        );
+        assert!(!tmp.path().join("main.cf").exists());
+    }
+}
+
+/// A FIFO whose reader never reads: once the pipe is full the request
+/// cannot be written; that is a failed attempt, retried, never delivered.
+#[test]
+fn a_full_fifo_is_a_failed_kick_and_is_retried() {
+    let setup = Setup::new(
+        "rules:\n  - name: full\n    every: 1h\n    on_start: true\n    timeout: 200ms\n    retry: {attempts: 2, backoff: 100ms}\n    kick: public pickup W\n",
+    );
+    let fifo = setup.dir.endpoint("public", "pickup");
+    mkfifo(&fifo);
+    let mut holder = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("hold the fifo");
+    let chunk = [0u8; 4096];
+    while std::io::Write::write(&mut holder, &chunk).is_ok() {}
+    let daemon = setup.start(&[]);
+    let failed = daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
+    assert_eq!(daemon.count_where("outcome", "retrying"), 1);
+    assert_eq!(daemon.count_where("outcome", "delivered"), 0);
+    assert!(failed[0].is("attempts", "2"), "{failed:?}");
+}
