@@ -52,8 +52,11 @@ pub enum DaemonError {
     #[error(transparent)]
     Rules(#[from] RulesError),
     /// `main.cf` is unreadable or invalid.
-    #[error("{directory}/main.cf: {}; fix it, or point postfix.config_directory in the rules file (or -c) at the right directory", String::from_utf8_lossy(&error.message()))]
+    #[error("{}{directory}/main.cf: {}; fix it, or point postfix.config_directory in the rules file (or -c) at the right directory", named_at.as_ref().map_or(String::new(), |at| format!("{at}: ")), String::from_utf8_lossy(&error.message()))]
     Config {
+        /// Where the rules file names the directory (`FILE:LINE:COLUMN`),
+        /// when it does.
+        named_at: Option<String>,
         /// The configuration directory.
         directory: String,
         /// Postfix's words for the problem.
@@ -127,17 +130,26 @@ pub fn exit(result: Result<(), DaemonError>) -> Exit {
 /// Reads the `main.cf` a rules file uses: `-c`, else the file's
 /// `postfix.config_directory`, else `$MAIL_CONFIG`, else `/etc/postfix`.
 fn read_main_cf(
+    rules_path: &Path,
     rules: &RuleSet,
     config_directory: Option<&Path>,
     mut warn: impl FnMut(ConfigWarning),
 ) -> Result<MainCf, DaemonError> {
     let chosen = config_directory.or(rules.config_directory.as_deref());
+    let named_at = match (config_directory, rules.config_directory_position) {
+        (None, Some(position)) => Some(rules::location(
+            &rules_path.display().to_string(),
+            Some(position),
+        )),
+        _ => None,
+    };
     let options = LoadOptions {
         config_directory: config::config_directory(chosen.map(Path::as_os_str)),
         process_name: b"postkickd".to_vec(),
         untrusted: false,
     };
     config::load(&options, &mut warn).map_err(|error| DaemonError::Config {
+        named_at,
         directory: PathBuf::from(&options.config_directory)
             .display()
             .to_string(),
@@ -148,7 +160,7 @@ fn read_main_cf(
 /// Reads the rules file and its `main.cf`, and resolves them into a plan.
 fn load_plan(rules_path: &Path, config_directory: Option<&Path>) -> Result<Plan, DaemonError> {
     let rules = rules::load(rules_path)?;
-    let main_cf = read_main_cf(&rules, config_directory, |w| {
+    let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {
         tracing::warn!("main.cf: {w}");
     })?;
     Ok(Plan::resolve(&rules, &main_cf))

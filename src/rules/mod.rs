@@ -180,6 +180,8 @@ pub struct Rule {
 pub struct RuleSet {
     /// `postfix.config_directory`, if given.
     pub config_directory: Option<PathBuf>,
+    /// Where the file gives it.
+    pub config_directory_position: Option<Position>,
     /// The rules, in file order.
     pub rules: Vec<Rule>,
 }

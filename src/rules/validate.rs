@@ -373,6 +373,7 @@ impl Validator {
     pub(super) fn document(&mut self, document: &Value) -> RuleSet {
         let mut rule_set = RuleSet {
             config_directory: None,
+            config_directory_position: None,
             rules: Vec::new(),
         };
         if document.is_null() {
@@ -396,10 +397,10 @@ impl Validator {
                         .mapping(value, &path, "postfix", POSTFIX_KEYS)
                         .unwrap_or_default()
                     {
-                        if let Some(dir) =
-                            self.string(v, &child(&path, &k), "postfix config_directory")
-                        {
+                        let at = child(&path, &k);
+                        if let Some(dir) = self.string(v, &at, "postfix config_directory") {
                             rule_set.config_directory = Some(PathBuf::from(dir));
+                            rule_set.config_directory_position = self.index.value(&at);
                         }
                     }
                 }

@@ -229,3 +229,47 @@ fn a_full_fifo_is_a_failed_kick_and_is_retried() {
     assert_eq!(daemon.count_where("outcome", "delivered"), 0);
     assert!(failed[0].is("attempts", "2"), "{failed:?}");
 }
+
+#[test]
+fn a_config_directory_that_does_not_exist_is_an_error_at_its_line() {
+    let tmp = postkick_testkit::traversable_tempdir();
+    let rules = tmp.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "postfix:\n  config_directory: /etc/postfx\nrules:\n  - name: x\n    every: 1h\n    kick: public qmgr I\n",
+    )
+    .expect("write");
+    let (status, _, stderr) = run(&["check", "--rules", rules.to_str().expect("utf8")]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("rules.yaml:2:21: /etc/postfx/main.cf: open /etc/postfx/main.cf: No such file or directory"),
+        "{stderr}"
+    );
+}
+
+/// A watched directory the daemon's user cannot read: the daemon does not
+/// say it is ready; it fails to start and says why.
+#[test]
+fn run_refuses_to_start_with_a_watch_it_cannot_set_up() {
+    if !postkick_testkit::have_program("setpriv") {
+        return;
+    }
+    let setup =
+        Setup::new("rules:\n  - name: drop\n    watch: closed\n    kick: public pickup W\n");
+    let closed = setup.dir.queue.join("closed");
+    std::fs::create_dir(&closed).expect("mkdir");
+    std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
+    let output = Command::new(&wrapper)
+        .args(["run", "--rules"])
+        .arg(&setup.rules)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot watch") && stderr.contains("as user nobody"),
+        "{stderr}"
+    );
+}

@@ -43,7 +43,9 @@ pub fn check(
     let shown = rules_path.display().to_string();
     let rules = rules::load(rules_path)?;
     let mut config_warnings: Vec<ConfigWarning> = Vec::new();
-    let main_cf = read_main_cf(&rules, config_directory, |w| config_warnings.push(w))?;
+    let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {
+        config_warnings.push(w);
+    })?;
     let plan = Plan::resolve(&rules, &main_cf);
     plan.enter()?;
     let mut findings: Vec<Finding> = config_warnings
