@@ -197,7 +197,7 @@ pub(crate) fn count_by_kind<'r>(rules: impl Iterator<Item = &'r Rule>) -> String
 
 /// Reads and validates a rules file. Only a regular file is read (a FIFO
 /// or a device would hang or never end), and never more than
-/// [`MAX_FILE_BYTES`] of it, whatever its kind.
+/// `MAX_FILE_BYTES` of it, whatever its kind.
 pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
