@@ -199,6 +199,20 @@ pub(crate) fn count_by_kind<'r>(rules: impl Iterator<Item = &'r Rule>) -> String
 /// or a device would hang or never end), and never more than
 /// `MAX_FILE_BYTES` of it, whatever its kind.
 pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
+    let (rules, errors) = load_all(path)?;
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(RulesError::Invalid {
+            path: path.display().to_string(),
+            errors,
+        })
+    }
+}
+
+/// Like [`load`], but with the valid rules of an invalid file beside its
+/// mistakes, for `check` to say everything it can in one run.
+pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Vec<RuleError>), RulesError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
@@ -242,44 +256,79 @@ pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
     }
     let text = String::from_utf8(bytes)
         .map_err(|_| read_error("stream did not contain valid UTF-8".into()))?;
-    parse(&text).map_err(|errors| RulesError::Invalid {
-        path: shown,
-        errors,
-    })
+    Ok(parse_all(&text))
 }
 
 /// Validates the text of a rules file; on failure, every error found.
 pub fn parse(text: &str) -> Result<RuleSet, Vec<RuleError>> {
+    let (rules, errors) = parse_all(text);
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The valid rules of `text`, and every mistake in it, in file order.
+fn parse_all(text: &str) -> (RuleSet, Vec<RuleError>) {
     let index = positions::PositionIndex::build(text);
-    let document: Value = serde_yaml::from_str(text).map_err(|e| {
-        // serde_yaml places a duplicate key at its mapping; the index
-        // knows where the second one was written.
-        let error = match index.first_duplicate() {
-            Some((key, position)) => RuleError {
-                position: Some(position),
-                kind: RuleErrorKind::DuplicateKey {
-                    key: key.to_owned(),
-                },
-            },
-            None => RuleError {
+    let duplicates: Vec<RuleError> = index
+        .duplicates()
+        .iter()
+        .map(|(key, position)| RuleError {
+            position: Some(*position),
+            kind: RuleErrorKind::DuplicateKey { key: key.clone() },
+        })
+        .collect();
+    // serde_yaml refuses a mapping with a key written twice, and would
+    // place the mistake at the mapping. Each second key is reported where
+    // it is written; the rest of the file is read without those lines, so
+    // that its other mistakes are reported in the same run.
+    let readable = if duplicates.is_empty() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(without_lines(text, index.duplicates()))
+    };
+    let nothing = RuleSet {
+        config_directory: None,
+        config_directory_position: None,
+        rules: Vec::new(),
+    };
+    let document: Value = match serde_yaml::from_str(&readable) {
+        Ok(document) => document,
+        Err(_) if !duplicates.is_empty() => return (nothing, duplicates),
+        Err(e) => {
+            let syntax = RuleError {
                 position: e.location().map(|l| Position {
                     line: l.line(),
                     column: l.column(),
                 }),
                 kind: RuleErrorKind::YamlSyntax(e.to_string()),
-            },
-        };
-        vec![error]
-    })?;
+            };
+            return (nothing, vec![syntax]);
+        }
+    };
     let mut validator = validate::Validator::new(index, schedule::Zones::from_environment());
     let rule_set = validator.document(&document);
     let mut errors = validator.errors;
-    if errors.is_empty() {
-        Ok(rule_set)
-    } else {
-        errors.sort_by_key(|d| d.position);
-        Err(errors)
-    }
+    errors.extend(duplicates);
+    errors.sort_by_key(|d| d.position);
+    (rule_set, errors)
+}
+
+/// `text` with the lines of `places` blanked, line numbers kept.
+fn without_lines(text: &str, places: &[(String, Position)]) -> String {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, line)| {
+            if places.iter().any(|(_, p)| p.line == i + 1) {
+                ""
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

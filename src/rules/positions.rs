@@ -189,9 +189,9 @@ impl PositionIndex {
         builder.index
     }
 
-    /// The first key written twice in one mapping, at its second place.
-    pub(super) fn first_duplicate(&self) -> Option<(&str, Position)> {
-        self.duplicates.first().map(|(key, at)| (key.as_str(), *at))
+    /// Keys written twice in one mapping, at their second place.
+    pub(super) fn duplicates(&self) -> &[(String, Position)] {
+        &self.duplicates
     }
 
     /// The position of the key that ends `path`, else of its value.

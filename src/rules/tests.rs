@@ -235,3 +235,13 @@ fn cron_mistakes_are_worded_by_field_with_a_caret() {
         vec!["rules.yaml:3:11: bad cron expression \"0 60 * * *\": hour 60 is out of range: use 0 to 23\n    0 60 * * *\n      ^^"]
     );
 }
+
+#[test]
+fn a_key_written_twice_hides_no_other_mistake() {
+    let found = errors(
+        "rules:\n  - name: x\n    every: 1m\n    every: 2m\n    kick: public qmgr I\n  - name: y\n    every: 5 parsecs\n    kick: public qmgr I\n",
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(found[0].starts_with("rules.yaml:4:5: \"every\" is written twice"));
+    assert!(found[1].starts_with("rules.yaml:7:12: bad duration \"5 parsecs\""));
+}

@@ -41,7 +41,16 @@ pub fn check(
     verbose: u8,
 ) -> Result<(), DaemonError> {
     let shown = rules_path.display().to_string();
-    let rules = rules::load(rules_path)?;
+    let (rules, mistakes) = rules::load_all(rules_path)?;
+    if !mistakes.is_empty() {
+        // What the valid rules would do wrong is said too, before the
+        // mistakes that stop the file.
+        print_findings(&shown, lint::rules(rules.rules.iter()));
+        return Err(DaemonError::Rules(rules::RulesError::Invalid {
+            path: shown,
+            errors: mistakes,
+        }));
+    }
     let mut config_warnings: Vec<ConfigWarning> = Vec::new();
     let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {
         config_warnings.push(w);
@@ -58,18 +67,7 @@ pub fn check(
         .collect();
     findings.extend(lint::rules(rules.rules.iter()));
     findings.extend(lint::plan(&plan));
-    findings.sort_by_key(|f| f.position);
-    for f in &findings {
-        let (level, priority) = match f.severity {
-            Severity::Warning => ("warning: ", priority(tracing::Level::WARN)),
-            Severity::Error => ("", priority(tracing::Level::ERROR)),
-        };
-        eprintln!(
-            "{priority}{}: {level}{}",
-            rules::location(&shown, f.position),
-            f.message
-        );
-    }
+    let findings = print_findings(&shown, findings);
     if verbose > 0 {
         for rule in &rules.rules {
             println!("{}", reading(rule));
@@ -100,6 +98,23 @@ pub fn check(
         plural(warnings),
     );
     Ok(())
+}
+
+/// Prints findings in file order; returns them.
+fn print_findings(shown: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by_key(|f| f.position);
+    for f in &findings {
+        let (level, priority) = match f.severity {
+            Severity::Warning => ("warning: ", priority(tracing::Level::WARN)),
+            Severity::Error => ("", priority(tracing::Level::ERROR)),
+        };
+        eprintln!(
+            "{priority}{}: {level}{}",
+            rules::location(shown, f.position),
+            f.message
+        );
+    }
+    findings
 }
 
 fn plural(n: usize) -> &'static str {
