@@ -349,13 +349,20 @@ pub fn our_postkick() -> PathBuf {
 }
 
 /// Postfix's own `postkick`: where our package diverted it, if installed.
+/// Diverted by our package, it is reached through a link named `postkick`
+/// so that its messages carry the same tag as when it is not.
 pub fn postfix_postkick() -> PathBuf {
     let diverted = Path::new("/usr/sbin/postkick.postfix");
-    if diverted.exists() {
-        diverted.to_owned()
-    } else {
-        PathBuf::from("/usr/sbin/postkick")
+    if !diverted.exists() {
+        return PathBuf::from("/usr/sbin/postkick");
     }
+    let dir = std::env::temp_dir().join(format!("postfix-postkick-{}", std::process::id()));
+    let link = dir.join("postkick");
+    if !link.exists() {
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::os::unix::fs::symlink(diverted, &link);
+    }
+    link
 }
 
 /// True when Postfix is installed (see [`require`]).
