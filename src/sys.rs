@@ -85,6 +85,39 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
     unsafe { std::mem::zeroed() }
 }
 
+/// Gives `path` to group `group` if there is such a group and this
+/// process may (it is a member, or root); otherwise leaves it.
+pub(crate) fn give_to_group(path: &std::path::Path, group: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let (Ok(name), Ok(c_path)) = (
+        std::ffi::CString::new(group),
+        std::ffi::CString::new(path.as_os_str().as_bytes()),
+    ) else {
+        return;
+    };
+    // SAFETY: group is plain old data; all-zero is valid and getgrnam_r
+    // overwrites it.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: name is NUL-terminated; entry, buf and found are valid and
+    // writable for the call, buf's length is passed.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() {
+        return;
+    }
+    // SAFETY: c_path is NUL-terminated; uid -1 (as uid_t) leaves the owner.
+    let _ = unsafe { libc::chown(c_path.as_ptr(), libc::uid_t::MAX, entry.gr_gid) };
+}
+
 /// Sends `SIGHUP` to process `pid`.
 pub(crate) fn send_hangup(pid: i32) -> std::io::Result<()> {
     // SAFETY: kill takes two integers and touches no memory of ours.

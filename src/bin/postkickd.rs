@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use postkick::postkickd::{self, LogFormat, RunOptions};
+use postkick::postkickd::{self, LogFormat, RunOptions, StatusForm};
 use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
@@ -38,6 +38,31 @@ enum Command {
         /// Log the kicks that would be sent, and send none.
         #[arg(long)]
         dry_run: bool,
+        /// The control socket (default: /run/postkickd/control, when that directory exists).
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
+    /// Ask the running daemon what each rule did and will do; exit 1 while a rule is failing.
+    Status {
+        /// Only this rule.
+        rule: Option<String>,
+        /// The JSON document (schema in postkickd(8)).
+        #[arg(long, conflicts_with = "metrics")]
+        json: bool,
+        /// Prometheus' text exposition format.
+        #[arg(long)]
+        metrics: bool,
+        /// The daemon's control socket.
+        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
+    },
+    /// Fire a rule now through the running daemon and print the outcome.
+    Kick {
+        /// The rule's name.
+        rule: String,
+        /// The daemon's control socket.
+        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
     },
     /// Validate a rules file: every error with FILE:LINE:COLUMN, then warnings.
     Check {
@@ -95,14 +120,32 @@ fn main() -> ExitCode {
             rules,
             config_directory,
             dry_run,
+            control,
         } => {
             postkickd::init_logging(cli.verbose, cli.log_format);
             postkickd::run(&RunOptions {
                 rules_path: rules,
                 config_directory,
                 dry_run,
+                control,
             })
         }
+        Command::Status {
+            rule,
+            json,
+            metrics,
+            control,
+        } => {
+            let form = if metrics {
+                StatusForm::Metrics
+            } else if json {
+                StatusForm::Json
+            } else {
+                StatusForm::Table
+            };
+            postkickd::status(&control, rule.as_deref(), form)
+        }
+        Command::Kick { rule, control } => postkickd::kick(&control, &rule),
         Command::Demo { seconds } => {
             postkickd::init_logging(cli.verbose, cli.log_format);
             postkickd::demo(seconds)

@@ -26,20 +26,25 @@ use tokio::task::JoinHandle;
 
 use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
+use super::stats::{self, LastKick, RuleStats};
 use super::stop::{self, stopped, Stop};
 use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
 
-/// How a kick ended after all its attempts.
+/// How a kick ended after all its attempts: recorded, or abandoned
+/// because the daemon is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// The endpoint took the request.
-    Delivered,
-    /// `--dry-run`: nothing was sent.
-    DryRun,
-    /// Every attempt failed.
-    Failed,
+    /// Recorded in the rule's stats.
+    Ended(stats::Outcome),
     /// The daemon is stopping: the retries were abandoned.
     Abandoned,
+}
+
+/// What the attempts of one kick came to.
+struct Attempts {
+    outcome: Outcome,
+    count: u32,
+    error: Option<String>,
 }
 
 /// What a kicker works with.
@@ -73,6 +78,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
     }
     let send = |planned: Arc<PlannedRule>, stop: watch::Receiver<Stop>| {
         let descriptors = Arc::clone(&descriptors);
+        let stats = Arc::clone(pending.stats());
         async move {
             let mut shutdown = stop.clone();
             let permit = tokio::select! {
@@ -87,6 +93,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             kick(
                 &planned,
                 dry_run,
+                &stats,
                 stopped(&mut shutdown, |s| s == Stop::Now),
             )
             .await
@@ -128,11 +135,12 @@ pub(crate) async fn kicker(kicker: Kicker) {
     }
 }
 
-/// Sends the rule's kick, retrying as the rule says; `stopping` resolves
-/// when retries must be abandoned.
+/// Sends the rule's kick, retrying as the rule says, and records it in
+/// `stats`; `stopping` resolves when retries must be abandoned.
 async fn kick(
     planned: &PlannedRule,
     dry_run: bool,
+    stats: &RuleStats,
     stopping: impl std::future::Future<Output = ()>,
 ) -> Outcome {
     use tracing::Instrument;
@@ -144,17 +152,38 @@ async fn kick(
         trigger = %rule.trigger.kind(),
         target = %rule.target
     );
-    attempts(planned, dry_run, stopping).instrument(span).await
+    let at = jiff::Timestamp::now();
+    let started = Instant::now();
+    stats.started();
+    let done = attempts(planned, dry_run, stats, stopping)
+        .instrument(span)
+        .await;
+    match done.outcome {
+        Outcome::Ended(outcome) => stats.ended(LastKick {
+            at,
+            outcome,
+            attempts: done.count,
+            duration: started.elapsed(),
+            error: done.error,
+        }),
+        Outcome::Abandoned => stats.abandoned(),
+    }
+    done.outcome
 }
 
 async fn attempts(
     planned: &PlannedRule,
     dry_run: bool,
+    stats: &RuleStats,
     stopping: impl std::future::Future<Output = ()>,
-) -> Outcome {
+) -> Attempts {
     if dry_run {
         tracing::info!(outcome = %"dry-run");
-        return Outcome::DryRun;
+        return Attempts {
+            outcome: Outcome::Ended(stats::Outcome::DryRun),
+            count: 0,
+            error: None,
+        };
     }
     let rule = &planned.rule;
     let request = rule.target.request.as_bytes();
@@ -196,7 +225,11 @@ async fn attempts(
                     server = %peer,
                     elapsed_ms = %elapsed_ms(),
                 );
-                return Outcome::Delivered;
+                return Attempts {
+                    outcome: Outcome::Ended(stats::Outcome::Delivered),
+                    count: attempt,
+                    error: None,
+                };
             }
             Err(err) if attempt < rule.retry.attempts => {
                 let delay = rule.retry.delay_before(attempt + 1);
@@ -206,9 +239,16 @@ async fn attempts(
                     error = %err,
                     retry_in_ms = delay.as_millis(),
                 );
+                stats.retrying();
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = &mut stopping => return Outcome::Abandoned,
+                    () = &mut stopping => {
+                        return Attempts {
+                            outcome: Outcome::Abandoned,
+                            count: attempt,
+                            error: Some(err.to_string()),
+                        }
+                    }
                 }
             }
             Err(err) => {
@@ -219,9 +259,17 @@ async fn attempts(
                     hint = %err.hint(),
                     elapsed_ms = %elapsed_ms(),
                 );
-                return Outcome::Failed;
+                return Attempts {
+                    outcome: Outcome::Ended(stats::Outcome::Failed),
+                    count: attempt,
+                    error: Some(format!("{err}: {}", err.hint())),
+                };
             }
         }
     }
-    Outcome::Failed
+    Attempts {
+        outcome: Outcome::Ended(stats::Outcome::Failed),
+        count: rule.retry.attempts,
+        error: None,
+    }
 }

@@ -11,6 +11,7 @@
 //! stderr and an [`Exit`], the one place that happens.
 
 mod commands;
+mod control;
 mod kicker;
 mod lint;
 mod logging;
@@ -19,10 +20,13 @@ mod plan;
 mod running;
 mod serve;
 mod sources;
+mod stats;
+mod status;
 mod stop;
 mod systemd;
 
-pub use commands::{check, demo, endpoints, next, reload};
+pub use commands::{check, demo, endpoints, kick, next, reload, status, StatusForm};
+pub use control::DEFAULT_CONTROL_PATH;
 pub use logging::{init as init_logging, LogFormat};
 pub use serve::run;
 
@@ -43,6 +47,8 @@ pub struct RunOptions {
     pub config_directory: Option<PathBuf>,
     /// Log the kicks instead of sending them.
     pub dry_run: bool,
+    /// The control socket; `None`: the unit's, if its directory exists.
+    pub control: Option<PathBuf>,
 }
 
 /// Why a command failed, or the daemon could not start or reload.
@@ -75,6 +81,20 @@ pub enum DaemonError {
         /// Why not.
         source: std::io::Error,
     },
+    /// The running daemon cannot be asked.
+    #[error("cannot reach postkickd at {path}: {}: is it running (systemctl status postkickd), and are you root or in group postfix?", crate::sys::io_error_text(source))]
+    Control {
+        /// The control socket.
+        path: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The daemon answered with an error.
+    #[error("{0}")]
+    Answer(String),
+    /// `status`: rules whose last kick failed.
+    #[error("failing: {}", .0.join(", "))]
+    Failing(Vec<String>),
     /// `check` found what would make `run` fail.
     #[error("{path}: {errors} error{}: postkickd run would fail", if *errors == 1 { "" } else { "s" })]
     Check {

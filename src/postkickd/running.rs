@@ -20,6 +20,7 @@ use super::kicker::{kicker, Kicker};
 use super::pending::Pending;
 use super::plan::{Plan, PlannedRule};
 use super::sources::Sources;
+use super::status::RuleView;
 use super::stop::Stop;
 use super::DaemonError;
 
@@ -66,7 +67,7 @@ impl Running {
             .map(|planned| {
                 let pending = Arc::new(Pending::default());
                 if planned.rule.on_start {
-                    pending.raise();
+                    pending.raise(|| "start (on_start)".to_owned());
                 }
                 (Arc::new(planned.clone()), pending)
             })
@@ -146,6 +147,25 @@ impl Running {
             }
         }
         Ok(())
+    }
+
+    /// How `status` shows the rules of `plan`, the running ones with their
+    /// flag and record.
+    pub(crate) fn views(&self, plan: &Plan) -> Vec<RuleView> {
+        plan.rules
+            .iter()
+            .map(|planned| RuleView {
+                name: planned.rule.name.clone(),
+                trigger: planned.rule.trigger.kind(),
+                enabled: planned.rule.enabled,
+                target: planned.rule.target.to_string(),
+                pending: self
+                    .slots
+                    .get(&planned.rule.name)
+                    .filter(|_| planned.rule.enabled)
+                    .map(|slot| Arc::clone(&slot.pending)),
+            })
+            .collect()
     }
 
     /// Stops everything: no new kick starts; kicks in flight get until

@@ -10,12 +10,16 @@
 //! machines (`started`, `reloaded`, `reload_refused`, `stopping`).
 
 use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
+use super::control;
 use super::plan::Plan;
 use super::running::Running;
+use super::status::{self, DaemonView, Observed};
 use super::{load_plan, systemd, DaemonError, RunOptions};
 
 /// How long a stop may take, in-flight kicks included.
@@ -47,6 +51,49 @@ impl StopSignals {
     }
 }
 
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The control socket the options ask for: `--control PATH`, else the
+/// unit's when its runtime directory exists; none otherwise.
+fn control_socket(options: &RunOptions) -> Result<Option<tokio::net::UnixListener>, DaemonError> {
+    let default = Path::new(control::DEFAULT_CONTROL_PATH);
+    match &options.control {
+        Some(path) => control::bind(path).map(Some),
+        None if default.parent().is_some_and(Path::is_dir) => control::bind(default).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The one-line summary systemd shows in `systemctl status`.
+fn status_line(observed: &Observed) -> String {
+    let Ok(status) = observed.json(None) else {
+        return String::new();
+    };
+    let rules = status["rules"].as_array().map_or(0, Vec::len);
+    let kicks: u64 = status["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["delivered"].as_u64().unwrap_or(0) + r["failed"].as_u64().unwrap_or(0))
+        .sum();
+    let failing = status::failing(&status);
+    if failing.is_empty() {
+        format!("{rules} rules, {kicks} kicks, none failing")
+    } else {
+        format!(
+            "{rules} rules, {kicks} kicks, failing: {}",
+            failing.join(", ")
+        )
+    }
+}
+
 /// What the daemon runs, in one line.
 fn summary(plan: &Plan, dry_run: bool) -> String {
     let enabled: Vec<_> = plan.enabled().map(|p| &p.rule).collect();
@@ -74,6 +121,8 @@ pub(super) async fn serve(
     tokio::pin!(until);
     let mut hangup =
         signal(SignalKind::hangup()).map_err(DaemonError::setup("the SIGHUP handler"))?;
+    let mut user1 =
+        signal(SignalKind::user_defined1()).map_err(DaemonError::setup("the SIGUSR1 handler"))?;
     let mut stop_signals = StopSignals::install()?;
     let rules_file = options.rules_path.display().to_string();
     let load = || load_plan(&options.rules_path, options.config_directory.as_deref());
@@ -81,13 +130,48 @@ pub(super) async fn serve(
     plan.enter()?;
     let mut queue = plan.queue_directory.clone();
     let mut running = Running::start(&plan, options.dry_run)?;
+    let now = jiff::Timestamp::now();
+    let observed = Arc::new(Observed::new(
+        DaemonView {
+            started: now,
+            rules_file: rules_file.clone(),
+            loaded: now,
+            last_reload: None,
+            queue_directory: queue.display().to_string(),
+        },
+        running.views(&plan),
+    ));
+    let control = control_socket(options)?;
+    let _control = control.map(|listener| {
+        AbortOnDrop(tokio::spawn(control::serve(
+            listener,
+            Arc::clone(&observed),
+        )))
+    });
     let summary_line = summary(&plan, options.dry_run);
     tracing::info!(event = "started", rules = %rules_file, "{summary_line}");
     systemd::ready(&summary_line);
     let watchdog = systemd::watchdog_interval();
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    // systemd's STATUS= line follows the counters, at most once a second.
+    let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut shown_status = String::new();
     loop {
         tokio::select! {
+            _ = user1.recv() => {
+                if let Ok(status) = observed.json(None) {
+                    for line in status::table(&status).lines() {
+                        tracing::info!(event = "status", "{line}");
+                    }
+                }
+            }
+            _ = status_tick.tick(), if systemd::listening() => {
+                let line = status_line(&observed);
+                if line != shown_status {
+                    systemd::status(&line);
+                    shown_status = line;
+                }
+            }
             _ = hangup.recv() => {
                 systemd::reloading();
                 let reloaded = load().and_then(|plan| {
@@ -98,10 +182,16 @@ pub(super) async fn serve(
                         return Err(err);
                     }
                     queue = plan.queue_directory.clone();
-                    Ok(summary(&plan, options.dry_run))
+                    Ok((summary(&plan, options.dry_run), running.views(&plan)))
                 });
+                observed.reloaded(
+                    reloaded
+                        .as_ref()
+                        .map(|(_, views)| views.clone())
+                        .map_err(ToString::to_string),
+                );
                 match reloaded {
-                    Ok(summary_line) => {
+                    Ok((summary_line, _)) => {
                         tracing::info!(event = "reloaded", rules = %rules_file, "reloaded: {summary_line}");
                         systemd::ready(&summary_line);
                     }

@@ -29,6 +29,16 @@ pub(super) fn reloading() {
     }
 }
 
+/// True when systemd listens for notifications.
+pub(crate) fn listening() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some()
+}
+
+/// A new one-line status for `systemctl status`.
+pub(crate) fn status(line: &str) {
+    send(&[NotifyState::Status(line)]);
+}
+
 /// The daemon is stopping.
 pub(super) fn stopping() {
     send(&[NotifyState::Stopping, NotifyState::Status("stopping")]);

@@ -62,6 +62,7 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
             rules_path,
             config_directory: None,
             dry_run: false,
+            control: Some(dir.join("control")),
         };
         let dropper = async {
             for n in 1.. {

@@ -1,5 +1,5 @@
 //! The commands beside `run`: `check` and `next` read and report, `reload`
-//! checks and then signals the daemon, `demo`
+//! checks and then signals the daemon, `status` and `kick` ask it, `demo`
 //! and `endpoints` run the daemon against a throw-away test queue.
 //!
 //! None of them sends a kick to a real Postfix or changes a file outside
@@ -8,8 +8,10 @@
 mod check;
 mod demo;
 mod next;
+mod status;
 mod test_queue;
 
 pub use check::{check, reload};
 pub use demo::{demo, endpoints};
 pub use next::next;
+pub use status::{kick, status, StatusForm};

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::postkickd::pending::Pending;
+use crate::postkickd::stats::RuleStats;
 use crate::postkickd::stop::{stopped, Stop};
 use crate::rules::schedule::{Cron, CronProgress};
 use crate::sys::WallTimer;
@@ -180,11 +181,15 @@ async fn run(mut updates: watch::Receiver<Vec<TimerRule>>, mut stop: watch::Rece
         for (name, entry) in &mut entries {
             match &mut entry.state {
                 State::Cron(state) => {
-                    if let Some(at) = cron_due(name, state) {
+                    if let Some(at) = cron_due(name, state, entry.pending.stats()) {
                         next_wall = Some(next_wall.map_or(at, |t| t.min(at)));
                     }
                 }
                 State::Every(state) => {
+                    let wall = Timestamp::now()
+                        .checked_add(state.at.saturating_duration_since(Instant::now()))
+                        .ok();
+                    entry.pending.stats().next_fire(wall);
                     next_monotonic = Some(next_monotonic.map_or(state.at, |t| t.min(state.at)));
                 }
             }
@@ -221,11 +226,12 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
 }
 
 /// The instant a cron rule fires next, computing its slot if needed.
-fn cron_due(name: &str, state: &mut CronState) -> Option<Timestamp> {
+fn cron_due(name: &str, state: &mut CronState, stats: &RuleStats) -> Option<Timestamp> {
     if state.due.is_none() && !state.exhausted {
         match state.progress.next(&state.cron) {
             Some(slot) => {
                 let at = slot.checked_add(jitter(state.limit)).unwrap_or(slot);
+                stats.next_fire(Some(at));
                 tracing::debug!(rule = name, next = %state.cron.zone().display(at), "waiting for the next fire time");
                 state.due = Some((slot, at));
             }
@@ -245,7 +251,9 @@ fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) {
         };
         if let Some((slot, at)) = state.due {
             if at <= now {
-                entry.pending.raise();
+                entry
+                    .pending
+                    .raise(|| format!("slot {}", state.cron.zone().display(slot)));
                 // A kick that outlasts several slots, a suspend or a clock
                 // set forward fires once, not once per slot.
                 state.progress.fired(slot, now);
@@ -261,7 +269,7 @@ fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) {
             continue;
         };
         if state.at <= now {
-            entry.pending.raise();
+            entry.pending.raise(|| "interval".to_owned());
             state.next += state.period;
             if state.next < now {
                 state.next = now + state.period;

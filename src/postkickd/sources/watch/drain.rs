@@ -42,12 +42,16 @@ pub(super) async fn watch(registration: Registration, limit: Duration) {
                     file.display(),
                     limit.as_secs()
                 );
-                registration.pending.raise();
+                registration
+                    .pending
+                    .raise(|| format!("not draining: {}", file.display()));
                 incident = Some((tokio::time::Instant::now() + limit, limit));
             }
             (Some(_), Some((next_kick, pause))) => {
                 if tokio::time::Instant::now() >= next_kick {
-                    registration.pending.raise();
+                    registration
+                        .pending
+                        .raise(|| "still not draining".to_owned());
                     let pause = (pause * 2).min(MAX_RETRY);
                     incident = Some((tokio::time::Instant::now() + pause, pause));
                 }

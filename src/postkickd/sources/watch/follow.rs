@@ -155,7 +155,9 @@ pub(super) async fn poll(registration: Registration) {
                 )
         });
         if changed {
-            registration.pending.raise();
+            registration
+                .pending
+                .raise(|| "a changed listing (poll)".to_owned());
         }
         previous = current;
     }

@@ -101,8 +101,9 @@ impl Shared {
     /// Raises the rules of `group` whose directory holds a ready file.
     fn raise_if_waiting(&self, group: &Group) {
         for r in self.members(group) {
-            if arrival::waiting(&r.spec).count > 0 {
-                r.pending.raise();
+            let waiting = arrival::waiting(&r.spec).count;
+            if waiting > 0 {
+                r.pending.raise(|| format!("{waiting} files waiting"));
             }
         }
     }
@@ -141,7 +142,7 @@ impl Shared {
             }
             tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");
             for r in counted {
-                r.pending.raise();
+                r.pending.raise(|| format!("file {}", path.display()));
             }
         }
     }

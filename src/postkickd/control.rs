@@ -1,0 +1,153 @@
+//! The control socket: asking the running daemon what it did and will do.
+//!
+//! A UNIX-domain stream socket (`/run/postkickd/control` under the unit,
+//! `--control PATH` otherwise), mode 0660 in a directory only the service
+//! user and root reach, group `postfix` when there is one. A client sends
+//! one line of at most 256 bytes within two seconds: `status`, `status
+//! RULE`, `metrics` or `kick RULE`; it gets one answer (JSON, or the
+//! metrics text) and the connection is closed. Anything else, too long or
+//! too slow, gets `{"error": ...}`: a client cannot hold the daemon or
+//! make it read without bound. `kick RULE` raises the rule's pending kick
+//! and answers with that kick's outcome.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+
+use super::status::Observed;
+use super::DaemonError;
+
+/// Where the unit's daemon listens.
+pub const DEFAULT_CONTROL_PATH: &str = "/run/postkickd/control";
+/// The longest request line.
+const MAX_REQUEST: usize = 256;
+/// How long a client may take to send it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `kick RULE` waits for the kick's end.
+const KICK_WAIT: Duration = Duration::from_secs(120);
+
+/// Binds the control socket at `path`, replacing a stale one.
+pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
+    use std::os::unix::fs::PermissionsExt;
+    let setup = DaemonError::setup("the control socket");
+    if path.exists() {
+        std::fs::remove_file(path).map_err(&setup)?;
+    }
+    let listener = UnixListener::bind(path).map_err(&setup)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(&setup)?;
+    crate::sys::give_to_group(path, "postfix");
+    Ok(listener)
+}
+
+/// Answers requests on `listener` for as long as the daemon runs.
+pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(answer(stream, Arc::clone(&observed)));
+    }
+}
+
+async fn answer(mut stream: UnixStream, observed: Arc<Observed>) {
+    let request = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
+        Ok(Ok(line)) => line,
+        Ok(Err(why)) => return reply(&mut stream, error(&why)).await,
+        Err(_) => return reply(&mut stream, error("no request within 2 s")).await,
+    };
+    let words: Vec<&str> = request.split_whitespace().collect();
+    let answer = match words.as_slice() {
+        ["status"] => observed.json(None).unwrap_or_else(|e| error(&e)),
+        ["status", rule] => observed.json(Some(rule)).unwrap_or_else(|e| error(&e)),
+        ["metrics"] => {
+            let _ = stream.write_all(observed.metrics().as_bytes()).await;
+            return;
+        }
+        ["kick", rule] => kick(&observed, rule).await,
+        _ => error("unknown request: send status [RULE], metrics or kick RULE"),
+    };
+    reply(&mut stream, answer).await;
+}
+
+async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+        if bytes.contains(&b'\n') {
+            break;
+        }
+        if bytes.len() > MAX_REQUEST {
+            return Err(format!(
+                "a request is one line of at most {MAX_REQUEST} bytes"
+            ));
+        }
+    }
+    let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8(line.to_vec()).map_err(|_| "a request is text".to_owned())
+}
+
+fn error(why: &str) -> Value {
+    json!({ "error": why })
+}
+
+async fn reply(stream: &mut UnixStream, answer: Value) {
+    let mut text = answer.to_string();
+    text.push('\n');
+    let _ = stream.write_all(text.as_bytes()).await;
+}
+
+async fn kick(observed: &Observed, name: &str) -> Value {
+    let Some(pending) = observed.rule(name).and_then(|r| r.pending) else {
+        return error(&format!("no rule \"{name}\" is running"));
+    };
+    let mut ended = pending.stats().subscribe();
+    pending.raise(|| "postkickd kick".to_owned());
+    if tokio::time::timeout(KICK_WAIT, ended.changed())
+        .await
+        .is_err()
+    {
+        return error("the kick did not end within 120 s");
+    }
+    let record = pending.stats().snapshot();
+    let Some(kick) = record.last_kick else {
+        return error("the kick ended without a record");
+    };
+    json!({
+        "rule": name,
+        "outcome": kick.outcome.as_str(),
+        "attempts": kick.attempts,
+        "duration_ms": kick.duration.as_secs_f64() * 1e3,
+        "error": kick.error,
+    })
+}
+
+/// Sends one request to the daemon at `path`; its answer.
+pub(crate) fn ask(path: &Path, request: &str) -> Result<String, DaemonError> {
+    use std::io::{Read, Write};
+    let unreachable = |source: std::io::Error| DaemonError::Control {
+        path: PathBuf::from(path).display().to_string(),
+        source,
+    };
+    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(unreachable)?;
+    stream
+        .set_read_timeout(Some(KICK_WAIT + Duration::from_secs(5)))
+        .map_err(unreachable)?;
+    stream
+        .write_all(format!("{request}\n").as_bytes())
+        .map_err(unreachable)?;
+    let mut answer = String::new();
+    stream
+        .take(16 << 20)
+        .read_to_string(&mut answer)
+        .map_err(unreachable)?;
+    Ok(answer)
+}

@@ -1,0 +1,175 @@
+//! What each rule did: counters, its last trigger and kick, its state.
+//!
+//! The kicker and the rule's sources record here; `status`, the metrics,
+//! `SIGUSR1` and systemd's `STATUS=` read it. A rule's record belongs to
+//! its name and lives as long as the name is in the rules file, reloads
+//! included. It holds numbers, times and short texts, never file contents.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+/// Upper bounds, in seconds, of the kick-duration histogram's buckets.
+pub(crate) const DURATION_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+/// How a kick ended, as `status` and the metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The endpoint took the request.
+    Delivered,
+    /// Every attempt failed.
+    Failed,
+    /// `--dry-run`: nothing was sent.
+    DryRun,
+}
+
+impl Outcome {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+            Self::DryRun => "dry-run",
+        }
+    }
+}
+
+/// The last kick of a rule.
+#[derive(Debug, Clone)]
+pub(crate) struct LastKick {
+    /// When it started.
+    pub at: Timestamp,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Attempts it took.
+    pub attempts: u32,
+    /// Start to end, retries included.
+    pub duration: Duration,
+    /// The last attempt's error, if it failed.
+    pub error: Option<String>,
+}
+
+/// A rule's record.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Record {
+    /// The last trigger: when, and what (a file, a slot, an interval).
+    pub last_trigger: Option<(Timestamp, String)>,
+    /// The last kick.
+    pub last_kick: Option<LastKick>,
+    /// Failed kicks since the last delivered one.
+    pub consecutive_failures: u64,
+    /// Kicks delivered.
+    pub delivered: u64,
+    /// Kicks failed after all their attempts.
+    pub failed: u64,
+    /// Attempts retried.
+    pub retried: u64,
+    /// Triggers that came while a kick was pending and folded into it.
+    pub folded: u64,
+    /// A kick is being sent.
+    pub in_flight: bool,
+    /// Counts of kick durations per [`DURATION_BUCKETS`] bound (and above).
+    pub durations: [u64; DURATION_BUCKETS.len() + 1],
+    /// The sum of kick durations, in seconds.
+    pub duration_sum: f64,
+    /// When the last delivered kick started.
+    pub last_success: Option<Timestamp>,
+    /// When a timer rule fires next, as the running daemon will fire it.
+    pub next_fire: Option<Timestamp>,
+}
+
+/// A rule's record, shared by its kicker, its sources and the readers.
+#[derive(Debug)]
+pub(crate) struct RuleStats {
+    record: Mutex<Record>,
+    /// Counts ended kicks, for a `kick RULE` request waiting for its kick.
+    kicks: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for RuleStats {
+    fn default() -> Self {
+        Self {
+            record: Mutex::new(Record::default()),
+            kicks: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl RuleStats {
+    fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
+        f(&mut self
+            .record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Ended kicks from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.kicks.subscribe()
+    }
+
+    /// The next fire time, as a timer has computed it.
+    pub(crate) fn next_fire(&self, at: Option<Timestamp>) {
+        self.with(|r| r.next_fire = at);
+    }
+
+    /// A copy of the record.
+    pub(crate) fn snapshot(&self) -> Record {
+        self.with(|r| r.clone())
+    }
+
+    /// A trigger came; `folded` when a kick was already pending.
+    pub(crate) fn triggered(&self, cause: String, folded: bool) {
+        self.with(|r| {
+            r.last_trigger = Some((Timestamp::now(), cause));
+            if folded {
+                r.folded += 1;
+            }
+        });
+    }
+
+    /// A kick starts.
+    pub(crate) fn started(&self) {
+        self.with(|r| r.in_flight = true);
+    }
+
+    /// A kick was abandoned: the daemon is stopping.
+    pub(crate) fn abandoned(&self) {
+        self.with(|r| r.in_flight = false);
+    }
+
+    /// An attempt failed and will be retried.
+    pub(crate) fn retrying(&self) {
+        self.with(|r| r.retried += 1);
+    }
+
+    /// A kick ended.
+    pub(crate) fn ended(&self, kick: LastKick) {
+        self.with(|r| {
+            r.in_flight = false;
+            let seconds = kick.duration.as_secs_f64();
+            let bucket = DURATION_BUCKETS
+                .iter()
+                .position(|bound| seconds <= *bound)
+                .unwrap_or(DURATION_BUCKETS.len());
+            r.durations[bucket] += 1;
+            r.duration_sum += seconds;
+            match kick.outcome {
+                Outcome::Delivered => {
+                    r.delivered += 1;
+                    r.consecutive_failures = 0;
+                    r.last_success = Some(kick.at);
+                }
+                Outcome::Failed => {
+                    r.failed += 1;
+                    r.consecutive_failures += 1;
+                }
+                Outcome::DryRun => {}
+            }
+            r.last_kick = Some(kick);
+        });
+        self.kicks.send_modify(|n| *n += 1);
+    }
+}

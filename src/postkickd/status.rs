@@ -1,0 +1,369 @@
+//! What the running daemon shows about itself: one state, three renderings.
+//!
+//! [`Observed`] is the daemon's view of itself (version, pid, rules file,
+//! last reload, queue) and of every rule (its trigger, target, and the
+//! record in `stats`). It renders as JSON for scripts (the `status --json`
+//! schema, documented in postkickd(8)), as a table for people (rendered
+//! from that JSON, by `status` and by `SIGUSR1` alike), and as Prometheus'
+//! text exposition format. It reads; it never changes a rule.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+use super::pending::Pending;
+use super::stats::{Record, DURATION_BUCKETS};
+
+/// One rule as `status` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleView {
+    pub name: String,
+    pub trigger: &'static str,
+    pub enabled: bool,
+    pub target: String,
+    /// The running rule's flag and record; `None` for a disabled rule.
+    pub pending: Option<Arc<Pending>>,
+}
+
+/// The daemon as `status` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct DaemonView {
+    pub started: Timestamp,
+    pub rules_file: String,
+    pub loaded: Timestamp,
+    /// When the last reload was asked for, and its error if it was refused.
+    pub last_reload: Option<(Timestamp, Option<String>)>,
+    pub queue_directory: String,
+}
+
+/// What the running daemon knows of itself.
+#[derive(Debug)]
+pub(crate) struct Observed {
+    daemon: Mutex<DaemonView>,
+    rules: Mutex<Vec<RuleView>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn time(at: Option<Timestamp>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(t.to_string()))
+}
+
+fn rule_json(view: &RuleView) -> Value {
+    let record = view
+        .pending
+        .as_ref()
+        .map(|p| p.stats().snapshot())
+        .unwrap_or_default();
+    let pending = view.pending.as_ref().is_some_and(|p| p.is_raised());
+    json!({
+        "name": view.name,
+        "trigger": view.trigger,
+        "enabled": view.enabled,
+        "target": view.target,
+        "last_trigger": record.last_trigger.as_ref().map(|(at, cause)| json!({
+            "at": at.to_string(),
+            "cause": cause,
+        })),
+        "last_kick": record.last_kick.as_ref().map(|k| json!({
+            "at": k.at.to_string(),
+            "outcome": k.outcome.as_str(),
+            "attempts": k.attempts,
+            "duration_ms": k.duration.as_secs_f64() * 1e3,
+            "error": k.error,
+        })),
+        "consecutive_failures": record.consecutive_failures,
+        "delivered": record.delivered,
+        "failed": record.failed,
+        "retried": record.retried,
+        "folded": record.folded,
+        "in_flight": record.in_flight,
+        "pending": pending,
+        "next": time(record.next_fire),
+    })
+}
+
+impl Observed {
+    pub(crate) fn new(daemon: DaemonView, rules: Vec<RuleView>) -> Observed {
+        Observed {
+            daemon: Mutex::new(daemon),
+            rules: Mutex::new(rules),
+        }
+    }
+
+    /// A reload was taken: the new rules, or the reason it was refused.
+    pub(crate) fn reloaded(&self, outcome: Result<Vec<RuleView>, String>) {
+        let now = Timestamp::now();
+        let mut daemon = lock(&self.daemon);
+        match outcome {
+            Ok(rules) => {
+                daemon.loaded = now;
+                daemon.last_reload = Some((now, None));
+                *lock(&self.rules) = rules;
+            }
+            Err(error) => daemon.last_reload = Some((now, Some(error))),
+        }
+    }
+
+    /// The running rule named `name`.
+    pub(crate) fn rule(&self, name: &str) -> Option<RuleView> {
+        lock(&self.rules).iter().find(|r| r.name == name).cloned()
+    }
+
+    /// Everything, or one rule, as the `status --json` document.
+    pub(crate) fn json(&self, only: Option<&str>) -> Result<Value, String> {
+        let daemon = lock(&self.daemon).clone();
+        let rules: Vec<Value> = lock(&self.rules)
+            .iter()
+            .filter(|r| only.is_none_or(|name| r.name == name))
+            .map(rule_json)
+            .collect();
+        if let (Some(name), true) = (only, rules.is_empty()) {
+            return Err(format!("no rule \"{name}\" is running"));
+        }
+        Ok(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "pid": std::process::id(),
+            "started": daemon.started.to_string(),
+            "rules_file": daemon.rules_file,
+            "loaded": daemon.loaded.to_string(),
+            "last_reload": daemon.last_reload.map(|(at, error)| json!({
+                "at": at.to_string(),
+                "result": if error.is_some() { "refused" } else { "ok" },
+                "error": error,
+            })),
+            "queue_directory": daemon.queue_directory,
+            "rules": rules,
+        }))
+    }
+
+    /// Prometheus' text exposition format.
+    pub(crate) fn metrics(&self) -> String {
+        let daemon = lock(&self.daemon).clone();
+        let rules = lock(&self.rules).clone();
+        let records: Vec<(String, Record)> = rules
+            .iter()
+            .filter_map(|r| Some((label(&r.name), r.pending.as_ref()?.stats().snapshot())))
+            .collect();
+        let mut out = String::new();
+        let mut section = |name: &str, kind: &str, help: &str, rows: Vec<String>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for row in rows {
+                out.push_str(&row);
+                out.push('\n');
+            }
+        };
+        section(
+            "postkickd_kicks_total",
+            "counter",
+            "Kicks that ended, by rule and outcome.",
+            records
+                .iter()
+                .flat_map(|(rule, r)| {
+                    [("delivered", r.delivered), ("failed", r.failed)].map(|(outcome, n)| {
+                        format!(
+                            "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
+                        )
+                    })
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_retries_total",
+            "counter",
+            "Attempts retried, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!("postkickd_retries_total{{rule=\"{rule}\"}} {}", r.retried)
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_triggers_folded_total",
+            "counter",
+            "Triggers that came while a kick was pending and folded into it, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!(
+                        "postkickd_triggers_folded_total{{rule=\"{rule}\"}} {}",
+                        r.folded
+                    )
+                })
+                .collect(),
+        );
+        let mut histogram = Vec::new();
+        for (rule, r) in &records {
+            let mut cumulative = 0;
+            for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+                cumulative += r.durations[i];
+                histogram.push(format!(
+                    "postkickd_kick_duration_seconds_bucket{{rule=\"{rule}\",le=\"{bound}\"}} {cumulative}"
+                ));
+            }
+            cumulative += r.durations[DURATION_BUCKETS.len()];
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_bucket{{rule=\"{rule}\",le=\"+Inf\"}} {cumulative}"
+            ));
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_sum{{rule=\"{rule}\"}} {}",
+                r.duration_sum
+            ));
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_count{{rule=\"{rule}\"}} {cumulative}"
+            ));
+        }
+        section(
+            "postkickd_kick_duration_seconds",
+            "histogram",
+            "How long kicks took, retries included, by rule.",
+            histogram,
+        );
+        section(
+            "postkickd_last_success_timestamp_seconds",
+            "gauge",
+            "When each rule's last delivered kick started (Unix time).",
+            records
+                .iter()
+                .filter_map(|(rule, r)| {
+                    let at = r.last_success?;
+                    Some(format!(
+                        "postkickd_last_success_timestamp_seconds{{rule=\"{rule}\"}} {}",
+                        at.as_millisecond() as f64 / 1e3
+                    ))
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_rule_failing",
+            "gauge",
+            "1 while a rule's last kick failed, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!(
+                        "postkickd_rule_failing{{rule=\"{rule}\"}} {}",
+                        u8::from(r.consecutive_failures > 0)
+                    )
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_rules_loaded",
+            "gauge",
+            "Rules running.",
+            vec![format!("postkickd_rules_loaded {}", records.len())],
+        );
+        let refused = daemon
+            .last_reload
+            .as_ref()
+            .is_some_and(|(_, error)| error.is_some());
+        section(
+            "postkickd_last_reload_refused",
+            "gauge",
+            "1 when the last reload was refused (the previous rules run on).",
+            vec![format!(
+                "postkickd_last_reload_refused {}",
+                u8::from(refused)
+            )],
+        );
+        out
+    }
+}
+
+/// A label value escaped as the exposition format wants it.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The names of the rules whose last kick failed.
+pub(crate) fn failing(status: &Value) -> Vec<String> {
+    status["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["consecutive_failures"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// An RFC 3339 instant to the second, for people.
+fn to_the_second(at: &str) -> String {
+    match at.split_once('.') {
+        Some((seconds, _)) => format!("{seconds}Z"),
+        None => at.to_owned(),
+    }
+}
+
+/// The status document as a table for people.
+pub(crate) fn table(status: &Value) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let when = |v: &Value| v.as_str().map_or_else(|| "-".to_owned(), to_the_second);
+    let mut rows = vec![[
+        "RULE".to_owned(),
+        "TRIGGER".to_owned(),
+        "LAST KICK".to_owned(),
+        "OUTCOME".to_owned(),
+        "FAILING".to_owned(),
+        "DELIVERED".to_owned(),
+        "NEXT".to_owned(),
+    ]];
+    for r in status["rules"].as_array().into_iter().flatten() {
+        let kick = &r["last_kick"];
+        rows.push([
+            text(&r["name"]),
+            if r["enabled"].as_bool().unwrap_or(true) {
+                text(&r["trigger"])
+            } else {
+                format!("{} (disabled)", text(&r["trigger"]))
+            },
+            when(&kick["at"]),
+            if r["in_flight"].as_bool().unwrap_or(false) {
+                "in flight".to_owned()
+            } else {
+                text(&kick["outcome"])
+            },
+            r["consecutive_failures"].to_string(),
+            r["delivered"].to_string(),
+            when(&r["next"]),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|row| row[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "postkickd {} (pid {}), rules {} loaded {}, queue {}\n",
+        text(&status["version"]),
+        status["pid"],
+        text(&status["rules_file"]),
+        when(&status["loaded"]),
+        text(&status["queue_directory"]),
+    );
+    if status["last_reload"]["result"] == "refused" {
+        let _ = writeln!(
+            out,
+            "last reload refused at {}: {}",
+            when(&status["last_reload"]["at"]),
+            text(&status["last_reload"]["error"])
+        );
+    }
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
