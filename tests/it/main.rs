@@ -10,5 +10,6 @@ mod postkickd;
 mod properties;
 mod reloads;
 mod service;
+mod status;
 mod watch;
 mod zones;

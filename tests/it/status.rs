@@ -1,0 +1,131 @@
+//! Asking the running daemon: `status`, `kick`, the control socket's
+//! bounds, and SIGUSR1.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::Duration;
+
+use postkick_testkit::daemon::binary;
+use postkick_testkit::rules::Setup;
+use postkick_testkit::wait_for;
+use serde_json::Value;
+
+fn ask(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("run postkickd");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn rule<'s>(status: &'s Value, name: &str) -> &'s Value {
+    status["rules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|r| r["name"] == name))
+        .unwrap_or_else(|| panic!("no rule {name} in {status}"))
+}
+
+#[test]
+fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing() {
+    let setup = Setup::new(
+        "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n  - name: bad\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let daemon = setup.start(&["--control", control_arg]);
+    daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
+    daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
+    setup.write_rules("rules:\n  - name: broken\n    every: never\n    kick: public qmgr I\n");
+    daemon.signal("HUP");
+    daemon.wait_for_event("event", "reload_refused", 1, Duration::from_secs(10));
+    let (status, stdout, stderr) = ask(&["status", "--json", "--control", control_arg]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("failing: bad"), "{stderr}");
+    let document: Value = serde_json::from_str(&stdout).expect("JSON");
+    let good = rule(&document, "good");
+    assert_eq!(good["last_kick"]["outcome"], "delivered");
+    assert_eq!(good["delivered"], 1);
+    assert_eq!(good["consecutive_failures"], 0);
+    let bad = rule(&document, "bad");
+    assert_eq!(bad["last_kick"]["outcome"], "failed");
+    assert_eq!(bad["consecutive_failures"], 1);
+    assert!(
+        bad["last_kick"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("unable to look up")),
+        "{bad}"
+    );
+    assert_eq!(document["last_reload"]["result"], "refused");
+    assert!(document["last_reload"]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("bad duration \"never\"")));
+    assert_eq!(document["pid"], daemon.pid());
+    let (_, table, _) = ask(&["status", "--control", control_arg]);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("bad ") && l.contains("failed")),
+        "{table}"
+    );
+    assert!(table.contains("last reload refused"), "{table}");
+}
+
+#[test]
+fn kick_fires_a_rule_through_the_daemon() {
+    let setup = Setup::new("rules:\n  - name: manual\n    every: 1h\n    kick: public qmgr D\n");
+    let qmgr = setup.socket("public", "qmgr");
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let _daemon = setup.start(&["--control", control_arg]);
+    let (status, stdout, stderr) = ask(&["kick", "manual", "--control", control_arg]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("manual: delivered after 1 attempt"),
+        "{stdout}"
+    );
+    assert_eq!(qmgr.received.connections(), vec![b"D\0".to_vec()]);
+    let (status, _, stderr) = ask(&["kick", "nosuchrule", "--control", control_arg]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("no rule \"nosuchrule\""), "{stderr}");
+}
+
+#[test]
+fn garbage_and_half_sent_requests_get_an_error_and_the_daemon_keeps_kicking() {
+    let setup = Setup::new("rules:\n  - name: tick\n    every: 100ms\n    kick: public qmgr I\n");
+    let qmgr = setup.socket("public", "qmgr");
+    let control = setup.dir.root.join("control");
+    let daemon = setup.start(&["--control", control.to_str().expect("utf8")]);
+    let answer = |request: &[u8], finish: bool| {
+        let mut stream = UnixStream::connect(&control).expect("connect");
+        stream.write_all(request).expect("send");
+        if finish {
+            stream
+                .shutdown(std::net::Shutdown::Write)
+                .expect("shutdown");
+        }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        text
+    };
+    assert!(answer(b"\xff\xfe\x00garbage\n", true).contains("\"error\""));
+    assert!(answer(&[b'x'; 10_000], true).contains("at most 256 bytes"));
+    // Half a request, then silence: the daemon gives up after 2 s.
+    assert!(answer(b"stat", false).contains("no request within 2 s"));
+    let before = qmgr.received.count();
+    wait_for(Duration::from_secs(10), "more kicks", || {
+        (qmgr.received.count() > before + 3).then_some(())
+    });
+    daemon.signal("USR1");
+    daemon.wait_for_event("event", "status", 2, Duration::from_secs(10));
+    let mut daemon = daemon;
+    assert!(daemon.running(), "SIGUSR1 stopped the daemon");
+}
