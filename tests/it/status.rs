@@ -129,3 +129,46 @@ fn garbage_and_half_sent_requests_get_an_error_and_the_daemon_keeps_kicking() {
     let mut daemon = daemon;
     assert!(daemon.running(), "SIGUSR1 stopped the daemon");
 }
+
+/// The metrics pass Prometheus' own checker.
+#[test]
+fn metrics_pass_promtool() {
+    if !postkick_testkit::have_program("promtool") {
+        return;
+    }
+    let setup = Setup::new(
+        "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n  - name: \"odd.name-1\"\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let daemon = setup.start(&["--control", control_arg]);
+    daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
+    daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
+    let (status, metrics, stderr) = ask(&["status", "--metrics", "--control", control_arg]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        metrics.contains("postkickd_kicks_total{rule=\"good\",outcome=\"delivered\"} 1"),
+        "{metrics}"
+    );
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(metrics.as_bytes())
+        .expect("feed promtool");
+    let output = promtool.wait_with_output().expect("promtool ran");
+    assert!(
+        output.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
