@@ -178,7 +178,7 @@ async fn attempts(
     stopping: impl std::future::Future<Output = ()>,
 ) -> Attempts {
     if dry_run {
-        tracing::info!(outcome = %"dry-run");
+        tracing::info!(outcome = %"dry-run", "kick not sent (dry run)");
         return Attempts {
             outcome: Outcome::Ended(stats::Outcome::DryRun),
             count: 0,
@@ -224,6 +224,7 @@ async fn attempts(
                     bytes = report.bytes_written,
                     server = %peer,
                     elapsed_ms = %elapsed_ms(),
+                    "kick delivered"
                 );
                 return Attempts {
                     outcome: Outcome::Ended(stats::Outcome::Delivered),
@@ -238,6 +239,7 @@ async fn attempts(
                     attempt,
                     error = %err,
                     retry_in_ms = delay.as_millis(),
+                    "kick failed: {err}; retrying"
                 );
                 stats.retrying();
                 tokio::select! {
@@ -258,6 +260,8 @@ async fn attempts(
                     error = %err,
                     hint = %err.hint(),
                     elapsed_ms = %elapsed_ms(),
+                    "kick failed: {err}: {}",
+                    err.hint()
                 );
                 return Attempts {
                     outcome: Outcome::Ended(stats::Outcome::Failed),

@@ -1,10 +1,14 @@
 //! Where the daemon's log goes, and in which form.
 //!
 //! Text for people: one line per event on stderr. Under journald (which
-//! sets `JOURNAL_STREAM` for a service's stderr) lines carry no timestamp,
-//! which journald adds, and start with their syslog priority (`<3>` for an
-//! error, `<4>` a warning, `<6>` information, `<7>` debug), which journald
-//! reads, so that `journalctl -p err` shows failed kicks. JSON for machines
+//! sets `JOURNAL_STREAM` for a service's stderr) events go to the journal
+//! natively, with their priority (`journalctl -p err` shows failed kicks)
+//! and their fields as journal fields (`journalctl RULE=pickup-on-maildrop`,
+//! `OUTCOME=failed`); if the journal's socket cannot be opened, text lines
+//! without timestamps that start with their syslog priority (`<3>` for an
+//! error), which journald reads from stderr. Lines printed outside the
+//! logger (errors at the edge, `check`'s findings) carry that prefix too
+//! ([`priority`]). JSON for machines
 //! (`--log-format json`): one object per line with the event's fields at
 //! the top level and the kick's span (rule, trigger, target) under `span`,
 //! for log shippers and for the tests, which read fields, never wording.
@@ -82,14 +86,31 @@ pub fn init(verbose: u8, format: LogFormat) {
             .with_current_span(true)
             .with_span_list(false)
             .init(),
-        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => builder
-            .event_format(WithPriority(
-                format::format()
-                    .without_time()
-                    .with_target(false)
-                    .with_ansi(false),
-            ))
-            .init(),
+        LogFormat::Text if std::env::var_os("JOURNAL_STREAM").is_some() => {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            match tracing_journald::layer() {
+                Ok(journal) => {
+                    let filter = tracing_subscriber::filter::LevelFilter::from_level(level);
+                    let _ = tracing_subscriber::registry()
+                        .with(
+                            journal
+                                .with_field_prefix(None)
+                                .with_syslog_identifier("postkickd".into()),
+                        )
+                        .with(filter)
+                        .try_init();
+                }
+                Err(_) => builder
+                    .event_format(WithPriority(
+                        format::format()
+                            .without_time()
+                            .with_target(false)
+                            .with_ansi(false),
+                    ))
+                    .init(),
+            }
+        }
         LogFormat::Text => builder.init(),
     }
 }
