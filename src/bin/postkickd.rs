@@ -41,6 +41,10 @@ enum Command {
         /// The control socket (default: /run/postkickd/control, when that directory exists).
         #[arg(long)]
         control: Option<PathBuf>,
+        /// The state file: last fires, for catch_up and intervals across restarts
+        /// (default: /var/lib/postkick/state, when that directory exists).
+        #[arg(long)]
+        state: Option<PathBuf>,
     },
     /// Ask the running daemon what each rule did and will do; exit 1 while a rule is failing.
     Status {
@@ -121,6 +125,7 @@ fn main() -> ExitCode {
             config_directory,
             dry_run,
             control,
+            state,
         } => {
             postkickd::init_logging(cli.verbose, cli.log_format);
             postkickd::run(&RunOptions {
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
                 config_directory,
                 dry_run,
                 control,
+                state,
             })
         }
         Command::Status {

@@ -145,12 +145,19 @@ async fn kick(
 ) -> Outcome {
     use tracing::Instrument;
     let rule = &planned.rule;
-    // Every line of this kick carries the rule, its trigger and its target.
+    // Every line of this kick carries the rule, its trigger, its target and
+    // what raised it.
+    let cause = stats
+        .snapshot()
+        .last_trigger
+        .map(|(_, cause)| cause)
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "kick",
         rule = %rule.name,
         trigger = %rule.trigger.kind(),
-        target = %rule.target
+        target = %rule.target,
+        cause = %cause
     );
     let at = jiff::Timestamp::now();
     let started = Instant::now();

@@ -20,6 +20,7 @@ mod plan;
 mod running;
 mod serve;
 mod sources;
+mod state;
 mod stats;
 mod status;
 mod stop;
@@ -49,6 +50,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// The control socket; `None`: the unit's, if its directory exists.
     pub control: Option<PathBuf>,
+    /// The state file; `None`: the unit's, if its directory exists.
+    pub state: Option<PathBuf>,
 }
 
 /// Why a command failed, or the daemon could not start or reload.

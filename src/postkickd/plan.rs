@@ -49,6 +49,8 @@ pub(crate) enum Source {
         schedule: Cron,
         /// The largest random delay.
         jitter: Duration,
+        /// Fire once at start for a slot missed while the daemon was down.
+        catch_up: bool,
     },
     /// A fixed interval from the daemon's start.
     Every {
@@ -128,10 +130,14 @@ impl Plan {
 fn source(trigger: &Trigger, queue: &Path) -> Source {
     match trigger {
         Trigger::Cron {
-            schedule, jitter, ..
+            schedule,
+            jitter,
+            catch_up,
+            ..
         } => Source::Cron {
             schedule: schedule.clone(),
             jitter: *jitter,
+            catch_up: *catch_up,
         },
         Trigger::Every { period, jitter } => Source::Every {
             period: *period,

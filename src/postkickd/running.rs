@@ -20,6 +20,7 @@ use super::kicker::{kicker, Kicker};
 use super::pending::Pending;
 use super::plan::{Plan, PlannedRule};
 use super::sources::Sources;
+use super::state::StateFile;
 use super::status::RuleView;
 use super::stop::Stop;
 use super::DaemonError;
@@ -60,7 +61,11 @@ fn kick_permits() -> usize {
 
 impl Running {
     /// Starts `plan`'s enabled rules (inside a runtime), with `on_start`.
-    pub(crate) fn start(plan: &Plan, dry_run: bool) -> Result<Running, DaemonError> {
+    pub(crate) fn start(
+        plan: &Plan,
+        dry_run: bool,
+        state: Option<StateFile>,
+    ) -> Result<Running, DaemonError> {
         let (sources_stop, stop_rx) = watch::channel(Stop::Running);
         let rules: Vec<_> = plan
             .enabled()
@@ -72,7 +77,7 @@ impl Running {
                 (Arc::new(planned.clone()), pending)
             })
             .collect();
-        let sources = Sources::start(&rules, &stop_rx)?;
+        let sources = Sources::start(&rules, &stop_rx, state)?;
         let mut running = Running {
             slots: HashMap::new(),
             leaving: HashMap::new(),

@@ -19,6 +19,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use super::control;
 use super::plan::Plan;
 use super::running::Running;
+use super::state::StateFile;
 use super::status::{self, DaemonView, Observed};
 use super::{load_plan, systemd, DaemonError, RunOptions};
 
@@ -70,6 +71,20 @@ fn control_socket(options: &RunOptions) -> Result<Option<tokio::net::UnixListene
         None => Ok(None),
     }
 }
+
+/// The state file the options ask for: `--state PATH`, else the unit's
+/// when its state directory exists; none otherwise.
+fn state_file(options: &RunOptions) -> Option<StateFile> {
+    let default = Path::new(DEFAULT_STATE_PATH);
+    match &options.state {
+        Some(path) => Some(StateFile::new(path)),
+        None if default.parent().is_some_and(Path::is_dir) => Some(StateFile::new(default)),
+        None => None,
+    }
+}
+
+/// Where the unit's daemon remembers its timers.
+const DEFAULT_STATE_PATH: &str = "/var/lib/postkick/state";
 
 /// The one-line summary systemd shows in `systemctl status`.
 fn status_line(observed: &Observed) -> String {
@@ -129,7 +144,7 @@ pub(super) async fn serve(
     let plan = load()?;
     plan.enter()?;
     let mut queue = plan.queue_directory.clone();
-    let mut running = Running::start(&plan, options.dry_run)?;
+    let mut running = Running::start(&plan, options.dry_run, state_file(options))?;
     let now = jiff::Timestamp::now();
     let observed = Arc::new(Observed::new(
         DaemonView {

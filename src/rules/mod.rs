@@ -104,6 +104,8 @@ pub enum Trigger {
         schedule: Cron,
         /// A random delay of up to this much after each fire time.
         jitter: Duration,
+        /// Fire once at start when a slot passed while the daemon was down.
+        catch_up: bool,
     },
     /// A fixed interval from the daemon's start.
     Every {

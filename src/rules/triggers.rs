@@ -63,7 +63,7 @@ pub(super) struct TriggerKind {
 pub(super) const KINDS: &[TriggerKind] = &[
     TriggerKind {
         name: "cron",
-        keys: &["timezone", "jitter"],
+        keys: &["timezone", "jitter", "catch_up"],
         read: read_cron,
     },
     TriggerKind {
@@ -190,10 +190,14 @@ fn read_cron(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
             return None;
         }
     };
+    let catch_up = optional(fields, "catch_up", |value, at| {
+        v.boolean(value, &at, "catch_up")
+    });
     Some(Trigger::Cron {
         expression,
         schedule,
         jitter: jitter?,
+        catch_up: catch_up?.unwrap_or(false),
     })
 }
 

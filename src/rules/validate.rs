@@ -196,7 +196,7 @@ impl Validator {
         }
     }
 
-    fn boolean(&mut self, value: &Value, path: &[Step], what: &str) -> Option<bool> {
+    pub(super) fn boolean(&mut self, value: &Value, path: &[Step], what: &str) -> Option<bool> {
         match value {
             Value::Bool(b) => Some(*b),
             other => {

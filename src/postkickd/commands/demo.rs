@@ -63,6 +63,7 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
             config_directory: None,
             dry_run: false,
             control: Some(dir.join("control")),
+            state: Some(dir.join("state")),
         };
         let dropper = async {
             for n in 1.. {

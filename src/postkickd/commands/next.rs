@@ -28,6 +28,7 @@ pub fn next(rules_path: &Path, count: usize, after: Option<Timestamp>) -> Result
                 schedule,
                 expression,
                 jitter,
+                ..
             } => print_cron(&name, expression, schedule, *jitter, now, count),
             Trigger::Every { period, jitter } => {
                 for k in 1..=count {

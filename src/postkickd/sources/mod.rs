@@ -18,6 +18,7 @@ use tokio::sync::watch as channel;
 
 use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
+use super::state::StateFile;
 use super::stop::Stop;
 use timers::{Schedule, TimerRule, Timers};
 use watch::{Registration, WatchError, WatchHub};
@@ -36,11 +37,16 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Pending>)]) -> (Vec<TimerRule>, Vec<Reg
         let pending = Arc::clone(pending);
         let name = planned.rule.name.clone();
         match &planned.source {
-            Source::Cron { schedule, jitter } => timers.push(TimerRule {
+            Source::Cron {
+                schedule,
+                jitter,
+                catch_up,
+            } => timers.push(TimerRule {
                 name,
                 schedule: Schedule::Cron {
                     cron: Box::new(schedule.clone()),
                     jitter: *jitter,
+                    catch_up: *catch_up,
                 },
                 pending,
             }),
@@ -72,11 +78,12 @@ impl Sources {
     pub(crate) fn start(
         rules: &[(Arc<PlannedRule>, Arc<Pending>)],
         stop: &channel::Receiver<Stop>,
+        state: Option<StateFile>,
     ) -> Result<Sources, WatchError> {
         let (timer_rules, registrations) = split(rules);
         let watches = watch_hub(registrations)?;
         Ok(Sources {
-            timers: Timers::start(timer_rules, stop.clone()),
+            timers: Timers::start(timer_rules, stop.clone(), state),
             watches,
         })
     }

@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::postkickd::pending::Pending;
+use crate::postkickd::state::StateFile;
 use crate::postkickd::stats::RuleStats;
 use crate::postkickd::stop::{stopped, Stop};
 use crate::rules::schedule::{Cron, CronProgress};
@@ -46,6 +47,8 @@ pub(crate) enum Schedule {
         cron: Box<Cron>,
         /// The largest random delay.
         jitter: Duration,
+        /// Fire once at start for a slot missed while the daemon was down.
+        catch_up: bool,
     },
     /// Every `period`, plus up to `jitter`.
     Every {
@@ -63,13 +66,18 @@ pub(crate) struct Timers {
 }
 
 impl Timers {
-    /// Starts the task (inside a runtime) with `rules`; it ends when
-    /// `stop` leaves [`Stop::Running`].
-    pub(crate) fn start(rules: Vec<TimerRule>, stop: watch::Receiver<Stop>) -> Timers {
+    /// Starts the task (inside a runtime) with `rules`, remembering the
+    /// last fires in `state` if given; it ends when `stop` leaves
+    /// [`Stop::Running`].
+    pub(crate) fn start(
+        rules: Vec<TimerRule>,
+        stop: watch::Receiver<Stop>,
+        state: Option<StateFile>,
+    ) -> Timers {
         let (sender, receiver) = watch::channel(rules);
         Timers {
             rules: sender,
-            task: tokio::spawn(run(receiver, stop)),
+            task: tokio::spawn(run(receiver, stop, state)),
         }
     }
 
@@ -130,17 +138,50 @@ struct Entry {
 }
 
 impl Entry {
-    fn new(schedule: &Schedule, pending: Arc<Pending>) -> Entry {
+    /// A rule's place in time, from now; `last` is its last fire before
+    /// the daemon (re)started, if remembered.
+    fn new(schedule: &Schedule, pending: Arc<Pending>, last: Option<Timestamp>) -> Entry {
         let state = match schedule {
-            Schedule::Cron { cron, jitter } => State::Cron(Box::new(CronState {
-                cron: Cron::clone(cron),
-                limit: *jitter,
-                progress: CronProgress::starting(Timestamp::now()),
-                due: None,
-                exhausted: false,
-            })),
+            Schedule::Cron {
+                cron,
+                jitter,
+                catch_up,
+            } => {
+                let now = Timestamp::now();
+                // At most one kick, whatever the number of slots missed.
+                if let Some(missed) = last
+                    .filter(|_| *catch_up)
+                    .and_then(|last| cron.next_after(last))
+                    .filter(|slot| *slot <= now)
+                {
+                    pending.raise(|| {
+                        format!(
+                            "catch up: slot {} passed while postkickd was down",
+                            cron.zone().display(missed)
+                        )
+                    });
+                }
+                State::Cron(Box::new(CronState {
+                    cron: Cron::clone(cron),
+                    limit: *jitter,
+                    progress: CronProgress::starting(now),
+                    due: None,
+                    exhausted: false,
+                }))
+            }
             Schedule::Every { period, jitter } => {
-                let next = Instant::now() + *period;
+                // The rhythm of before a restart: the first fire after now
+                // of last + k * period.
+                let wait = last
+                    .and_then(|last| {
+                        let since =
+                            Duration::try_from(Timestamp::now().duration_since(last)).ok()?;
+                        let periods = since.as_nanos() / period.as_nanos().max(1) + 1;
+                        let next = period.checked_mul(u32::try_from(periods).ok()?)?;
+                        next.checked_sub(since)
+                    })
+                    .unwrap_or(*period);
+                let next = Instant::now() + wait;
                 State::Every(EveryState {
                     period: *period,
                     limit: *jitter,
@@ -156,7 +197,7 @@ impl Entry {
     fn redefine(&mut self, schedule: &Schedule, pending: Arc<Pending>) {
         self.pending = pending;
         match (&mut self.state, schedule) {
-            (State::Cron(state), Schedule::Cron { cron, jitter }) => {
+            (State::Cron(state), Schedule::Cron { cron, jitter, .. }) => {
                 if state.cron != **cron || state.limit != *jitter {
                     state.cron = Cron::clone(cron);
                     state.limit = *jitter;
@@ -166,16 +207,63 @@ impl Entry {
             }
             (State::Every(state), Schedule::Every { period, jitter })
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(schedule, Arc::clone(&self.pending)),
+            _ => *self = Entry::new(schedule, Arc::clone(&self.pending), None),
         }
     }
 }
 
-async fn run(mut updates: watch::Receiver<Vec<TimerRule>>, mut stop: watch::Receiver<Stop>) {
+/// The last fires, and how they are kept across restarts.
+struct Memory {
+    file: Option<StateFile>,
+    fires: HashMap<String, Timestamp>,
+    /// A fire not yet saved.
+    dirty: bool,
+    saved: Instant,
+}
+
+impl Memory {
+    /// Saves at most once a second (and at the end), so that per-second
+    /// rules do not write the disk every second per rule.
+    fn save(&mut self, entries: &HashMap<String, Entry>, now: bool) {
+        let Some(file) = &self.file else {
+            return;
+        };
+        if self.dirty && (now || self.saved.elapsed() >= Duration::from_secs(1)) {
+            self.fires.retain(|name, _| entries.contains_key(name));
+            file.save(&self.fires);
+            self.dirty = false;
+            self.saved = Instant::now();
+        }
+    }
+
+    fn fired(&mut self, name: &str) {
+        if self.file.is_some() {
+            self.fires.insert(name.to_owned(), Timestamp::now());
+            self.dirty = true;
+        }
+    }
+}
+
+async fn run(
+    mut updates: watch::Receiver<Vec<TimerRule>>,
+    mut stop: watch::Receiver<Stop>,
+    state: Option<StateFile>,
+) {
     let wall = WallWait::new();
+    let mut memory = Memory {
+        fires: state.as_ref().map(StateFile::load).unwrap_or_default(),
+        file: state,
+        dirty: false,
+        saved: Instant::now(),
+    };
     let mut entries: HashMap<String, Entry> = HashMap::new();
-    apply(&mut entries, &updates.borrow_and_update());
+    for rule in updates.borrow_and_update().iter() {
+        let last = memory.fires.get(&rule.name).copied();
+        let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending), last);
+        entries.insert(rule.name.clone(), entry);
+    }
     loop {
+        memory.save(&entries, false);
         let mut next_wall: Option<Timestamp> = None;
         let mut next_monotonic: Option<Instant> = None;
         for (name, entry) in &mut entries {
@@ -196,10 +284,14 @@ async fn run(mut updates: watch::Receiver<Vec<TimerRule>>, mut stop: watch::Rece
         }
         tokio::select! {
             () = wall.until(next_wall.unwrap_or(Timestamp::MAX)), if next_wall.is_some() => {
-                fire_cron(&mut entries, Timestamp::now());
+                for name in fire_cron(&mut entries, Timestamp::now()) {
+                    memory.fired(&name);
+                }
             }
             () = tokio::time::sleep_until(next_monotonic.unwrap_or_else(Instant::now)), if next_monotonic.is_some() => {
-                fire_every(&mut entries, Instant::now());
+                for name in fire_every(&mut entries, Instant::now()) {
+                    memory.fired(&name);
+                }
             }
             changed = updates.changed() => {
                 if changed.is_err() {
@@ -207,7 +299,10 @@ async fn run(mut updates: watch::Receiver<Vec<TimerRule>>, mut stop: watch::Rece
                 }
                 apply(&mut entries, &updates.borrow_and_update());
             }
-            () = stopped(&mut stop, |s| s != Stop::Running) => return,
+            () = stopped(&mut stop, |s| s != Stop::Running) => {
+                memory.save(&entries, true);
+                return;
+            }
         }
     }
 }
@@ -218,7 +313,7 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
         match entries.get_mut(&rule.name) {
             Some(entry) => entry.redefine(&rule.schedule, Arc::clone(&rule.pending)),
             None => {
-                let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending));
+                let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending), None);
                 entries.insert(rule.name.clone(), entry);
             }
         }
@@ -244,8 +339,9 @@ fn cron_due(name: &str, state: &mut CronState, stats: &RuleStats) -> Option<Time
     state.due.map(|(_, at)| at)
 }
 
-fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) {
-    for entry in entries.values_mut() {
+fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<String> {
+    let mut fired = Vec::new();
+    for (name, entry) in entries.iter_mut() {
         let State::Cron(state) = &mut entry.state else {
             continue;
         };
@@ -258,13 +354,16 @@ fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) {
                 // set forward fires once, not once per slot.
                 state.progress.fired(slot, now);
                 state.due = None;
+                fired.push(name.clone());
             }
         }
     }
+    fired
 }
 
-fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) {
-    for entry in entries.values_mut() {
+fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) -> Vec<String> {
+    let mut fired = Vec::new();
+    for (name, entry) in entries.iter_mut() {
         let State::Every(state) = &mut entry.state else {
             continue;
         };
@@ -275,8 +374,10 @@ fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) {
                 state.next = now + state.period;
             }
             state.at = state.next + jitter(state.limit);
+            fired.push(name.clone());
         }
     }
+    fired
 }
 
 /// Waits until a wall-clock instant, following clock changes.

@@ -1,0 +1,89 @@
+//! The daemon's memory across restarts: when each timer rule last fired.
+//!
+//! A small JSON file (`/var/lib/postkick/state` under the unit's
+//! `StateDirectory=`, `run --state PATH` otherwise), written whole to a
+//! temporary file and renamed over the old one, so that a crash leaves
+//! the old state or the new, never half of one. With it a cron rule with
+//! `catch_up: true` fires once at start when a slot passed while the
+//! daemon was down, and an `every` rule keeps its rhythm across restarts.
+//! A missing file is a first start; a corrupt or unreadable one is logged
+//! and ignored, never fatal. It holds rule names and times, nothing else.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+/// Where the state lives.
+#[derive(Debug, Clone)]
+pub(crate) struct StateFile {
+    path: PathBuf,
+}
+
+impl StateFile {
+    pub(crate) fn new(path: &Path) -> StateFile {
+        StateFile {
+            path: path.to_owned(),
+        }
+    }
+
+    /// Each rule's last fire, as the file remembers it.
+    pub(crate) fn load(&self) -> HashMap<String, Timestamp> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+            Err(e) => {
+                tracing::warn!(event = "state_ignored", file = %self.path.display(), error = %e, "cannot read the state file: starting without it");
+                return HashMap::new();
+            }
+        };
+        let parsed: Option<HashMap<String, Timestamp>> =
+            serde_json::from_str::<Value>(&text).ok().and_then(|v| {
+                v["last_fire"].as_object().map(|fires| {
+                    fires
+                        .iter()
+                        .filter_map(|(rule, at)| Some((rule.clone(), at.as_str()?.parse().ok()?)))
+                        .collect()
+                })
+            });
+        parsed.unwrap_or_else(|| {
+            tracing::warn!(event = "state_ignored", file = %self.path.display(), "the state file is corrupt: starting without it");
+            HashMap::new()
+        })
+    }
+
+    /// Replaces the file with `fires`, atomically; a failure is logged.
+    pub(crate) fn save(&self, fires: &HashMap<String, Timestamp>) {
+        let document = json!({
+            "version": 1,
+            "last_fire": fires
+                .iter()
+                .map(|(rule, at)| (rule.clone(), Value::String(at.to_string())))
+                .collect::<serde_json::Map<String, Value>>(),
+        });
+        let temporary = self.path.with_extension("tmp");
+        let written = std::fs::write(&temporary, document.to_string())
+            .and_then(|()| std::fs::rename(&temporary, &self.path));
+        if let Err(e) = written {
+            tracing::warn!(event = "state_not_saved", file = %self.path.display(), error = %e, "cannot save the state file");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_fires_load_back_and_a_corrupt_file_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = StateFile::new(&dir.path().join("state"));
+        assert!(file.load().is_empty());
+        let at: Timestamp = "2026-11-25T12:00:00Z".parse().expect("time");
+        file.save(&HashMap::from([("nightly".to_owned(), at)]));
+        assert_eq!(file.load().get("nightly"), Some(&at));
+        std::fs::write(dir.path().join("state"), "{not json").expect("write");
+        assert!(file.load().is_empty());
+    }
+}
