@@ -23,6 +23,8 @@ pub(crate) struct Plan {
     pub queue_directory: PathBuf,
     /// Every rule of the file, disabled ones included, in file order.
     pub rules: Vec<PlannedRule>,
+    /// Where to write the metrics, if anywhere.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// One rule with everything it needs at run time.
@@ -83,9 +85,9 @@ pub(crate) struct WatchSpec {
 
 impl Plan {
     /// Resolves `rules` against `main_cf`'s queue directory.
-    pub(super) fn resolve(rules: &RuleSet, main_cf: &MainCf) -> Plan {
+    pub(super) fn resolve(rule_set: &RuleSet, main_cf: &MainCf) -> Plan {
         let queue = &main_cf.queue_directory;
-        let rules = rules
+        let rules = rule_set
             .rules
             .iter()
             .map(|rule| PlannedRule {
@@ -106,6 +108,7 @@ impl Plan {
         Plan {
             queue_directory: queue.clone(),
             rules,
+            metrics_file: rule_set.metrics_file.clone(),
         }
     }
 

@@ -86,6 +86,20 @@ fn state_file(options: &RunOptions) -> Option<StateFile> {
 /// Where the unit's daemon remembers its timers.
 const DEFAULT_STATE_PATH: &str = "/var/lib/postkick/state";
 
+/// How often the metrics file is written.
+const METRICS_EVERY: Duration = Duration::from_secs(15);
+
+/// Writes the metrics to `path` whole: to a temporary file beside it, then
+/// renamed over it, so that a scrape never reads half a file.
+fn write_metrics(path: &Path, observed: &Observed) {
+    let temporary = path.with_extension("prom.tmp");
+    let written = std::fs::write(&temporary, observed.metrics())
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = written {
+        tracing::warn!(event = "metrics_not_written", file = %path.display(), error = %e, "cannot write the metrics file");
+    }
+}
+
 /// The one-line summary systemd shows in `systemctl status`.
 fn status_line(observed: &Observed) -> String {
     let Ok(status) = observed.json(None) else {
@@ -170,6 +184,10 @@ pub(super) async fn serve(
     let mut watchdog_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     // systemd's STATUS= line follows the counters, at most once a second.
     let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    // node_exporter's textfile collector reads the metrics file when it
+    // scrapes; every 15 s keeps it fresh without writing all the time.
+    let mut metrics_file = plan.metrics_file.clone();
+    let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
     let mut shown_status = String::new();
     loop {
         tokio::select! {
@@ -178,6 +196,11 @@ pub(super) async fn serve(
                     for line in status::table(&status).lines() {
                         tracing::info!(event = "status", "{line}");
                     }
+                }
+            }
+            _ = metrics_tick.tick(), if metrics_file.is_some() => {
+                if let Some(path) = &metrics_file {
+                    write_metrics(path, &observed);
                 }
             }
             _ = status_tick.tick(), if systemd::listening() => {
@@ -197,6 +220,7 @@ pub(super) async fn serve(
                         return Err(err);
                     }
                     queue = plan.queue_directory.clone();
+                    metrics_file = plan.metrics_file.clone();
                     Ok((summary(&plan, options.dry_run), running.views(&plan)))
                 });
                 observed.reloaded(
@@ -226,5 +250,8 @@ pub(super) async fn serve(
     systemd::stopping();
     tracing::info!(event = "stopping", "stopping");
     running.stop(STOP_GRACE).await;
+    if let Some(path) = &metrics_file {
+        write_metrics(path, &observed);
+    }
     Ok(())
 }

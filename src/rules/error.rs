@@ -227,6 +227,11 @@ pub enum RuleErrorKind {
         /// As written.
         text: String,
     },
+    /// A `metrics_file` that is not an absolute `.prom` path.
+    MetricsFile {
+        /// As written.
+        file: String,
+    },
     /// A rule without `kick:`.
     NoKick {
         /// The rule.
@@ -361,6 +366,10 @@ impl fmt::Display for RuleErrorKind {
             Self::BadReady { text } => {
                 write!(f, "ready \"{text}\" must be \"any\" or \"executable\"")
             }
+            Self::MetricsFile { file } => write!(
+                f,
+                "metrics_file \"{file}\" must be an absolute path ending in .prom (node_exporter's textfile collector reads *.prom), e.g. /var/lib/prometheus/node-exporter/postkickd.prom"
+            ),
             Self::NoKick { rule } => {
                 write!(f, "{rule} has no kick: add e.g. \"kick: public qmgr I\"")
             }

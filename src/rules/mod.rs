@@ -184,6 +184,9 @@ pub struct RuleSet {
     pub config_directory: Option<PathBuf>,
     /// Where the file gives it.
     pub config_directory_position: Option<Position>,
+    /// `metrics_file`: where to write the metrics for node_exporter's
+    /// textfile collector, if anywhere.
+    pub metrics_file: Option<PathBuf>,
     /// The rules, in file order.
     pub rules: Vec<Rule>,
 }
@@ -294,6 +297,7 @@ fn parse_all(text: &str) -> (RuleSet, Vec<RuleError>) {
     let nothing = RuleSet {
         config_directory: None,
         config_directory_position: None,
+        metrics_file: None,
         rules: Vec::new(),
     };
     let document: Value = match serde_yaml::from_str(&readable) {

@@ -20,7 +20,7 @@ use super::schedule::Zones;
 use super::triggers::{self, Fields};
 use super::{duration, Retry, Rule, RuleSet, Target, MAX_REQUEST_BYTES};
 
-const TOP_KEYS: &[&str] = &["postfix", "defaults", "rules"];
+const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
 const DEFAULT_KEYS: &[&str] = &["timeout", "retry"];
 const KICK_KEYS: &[&str] = &["class", "service", "request"];
@@ -374,6 +374,7 @@ impl Validator {
         let mut rule_set = RuleSet {
             config_directory: None,
             config_directory_position: None,
+            metrics_file: None,
             rules: Vec::new(),
         };
         if document.is_null() {
@@ -418,6 +419,15 @@ impl Validator {
                             }
                         } else if let Some(r) = self.retry(v, &at, Retry::default()) {
                             defaults.1 = r;
+                        }
+                    }
+                }
+                "metrics_file" => {
+                    if let Some(file) = self.string(value, &path, "metrics_file") {
+                        if file.starts_with('/') && file.ends_with(".prom") {
+                            rule_set.metrics_file = Some(PathBuf::from(file));
+                        } else {
+                            self.value_error(&path, RuleErrorKind::MetricsFile { file });
                         }
                     }
                 }

@@ -238,3 +238,43 @@ fn an_interval_keeps_its_rhythm_across_a_restart() {
         "first beat {waited:?} after the restart"
     );
 }
+
+/// `metrics_file:` is written for node_exporter's textfile collector, and
+/// passes promtool too.
+#[test]
+fn the_metrics_file_is_written_whole() {
+    let setup = Setup::new(
+        "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let file = setup.dir.root.join("postkickd.prom");
+    setup.write_rules(&format!(
+        "metrics_file: {}\nrules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n",
+        file.display()
+    ));
+    let daemon = setup.start(&[]);
+    daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
+    let (status, _) = daemon.stop_with("TERM");
+    assert_eq!(status.code(), Some(0));
+    let text = std::fs::read_to_string(&file).expect("the metrics file");
+    assert!(
+        text.contains("postkickd_kicks_total{rule=\"good\",outcome=\"delivered\"} 1"),
+        "{text}"
+    );
+    assert!(!file.with_extension("prom.tmp").exists());
+    if postkick_testkit::have_program("promtool") {
+        let output = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(std::fs::File::open(&file).expect("open"))
+            .output()
+            .expect("promtool");
+        assert!(output.status.success(), "{output:?}");
+    }
+    setup.write_rules("metrics_file: relative.prom\nrules:\n  - name: good\n    every: 1h\n    kick: public qmgr I\n");
+    let (status, _, stderr) = ask(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
+    assert_eq!(status, 1);
+    assert!(
+        stderr.contains("must be an absolute path ending in .prom"),
+        "{stderr}"
+    );
+}
