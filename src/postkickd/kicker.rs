@@ -225,14 +225,11 @@ async fn attempts(
                         "still open at timeout"
                     }
                 };
-                tracing::info!(
-                    outcome = %"delivered",
-                    attempt,
-                    bytes = report.bytes_written,
-                    server = %peer,
-                    elapsed_ms = %elapsed_ms(),
-                    "kick delivered"
-                );
+                if rule.quiet {
+                    tracing::debug!(outcome = %"delivered", attempt, bytes = report.bytes_written, server = %peer, elapsed_ms = %elapsed_ms(), "kick delivered");
+                } else {
+                    tracing::info!(outcome = %"delivered", attempt, bytes = report.bytes_written, server = %peer, elapsed_ms = %elapsed_ms(), "kick delivered");
+                }
                 return Attempts {
                     outcome: Outcome::Ended(stats::Outcome::Delivered),
                     count: attempt,

@@ -173,6 +173,9 @@ pub struct Rule {
     pub enabled: bool,
     /// Fire once when the daemon starts.
     pub on_start: bool,
+    /// Log delivered kicks at debug level only (failures and state
+    /// changes stay visible): for busy rules.
+    pub quiet: bool,
     /// Where the rule starts in its file.
     pub position: Option<Position>,
 }

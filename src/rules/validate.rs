@@ -22,11 +22,11 @@ use super::{duration, Retry, Rule, RuleSet, Target, MAX_REQUEST_BYTES};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
-const DEFAULT_KEYS: &[&str] = &["timeout", "retry"];
+const DEFAULT_KEYS: &[&str] = &["timeout", "retry", "quiet"];
 const KICK_KEYS: &[&str] = &["class", "service", "request"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 /// Keys every rule may have, whatever its trigger.
-const COMMON_RULE_KEYS: &[&str] = &["kick", "timeout", "retry", "enabled", "on_start"];
+const COMMON_RULE_KEYS: &[&str] = &["kick", "timeout", "retry", "enabled", "on_start", "quiet"];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
@@ -99,6 +99,14 @@ fn rule_keys() -> Vec<&'static str> {
     }
     keys.extend(COMMON_RULE_KEYS);
     keys
+}
+
+/// What `defaults:` sets for every rule.
+#[derive(Debug, Clone, Copy)]
+struct Defaults {
+    timeout: Duration,
+    retry: Retry,
+    quiet: bool,
 }
 
 /// Reads a document, collecting every mistake.
@@ -388,7 +396,11 @@ impl Validator {
         let Some(top) = self.mapping(document, &[], "the rules file", TOP_KEYS) else {
             return rule_set;
         };
-        let mut defaults = (DEFAULT_TIMEOUT, Retry::default());
+        let mut defaults = Defaults {
+            timeout: DEFAULT_TIMEOUT,
+            retry: Retry::default(),
+            quiet: false,
+        };
         let mut rules_value = None;
         for (key, value) in &top {
             let path = vec![Step::Key(key.clone())];
@@ -411,14 +423,24 @@ impl Validator {
                         .unwrap_or_default()
                     {
                         let at = child(&path, &k);
-                        if k == "timeout" {
-                            if let Some(d) =
-                                self.duration(v, &at, "timeout", POSITIVE_UP_TO_AN_HOUR)
-                            {
-                                defaults.0 = d;
+                        match k.as_str() {
+                            "timeout" => {
+                                if let Some(d) =
+                                    self.duration(v, &at, "timeout", POSITIVE_UP_TO_AN_HOUR)
+                                {
+                                    defaults.timeout = d;
+                                }
                             }
-                        } else if let Some(r) = self.retry(v, &at, Retry::default()) {
-                            defaults.1 = r;
+                            "quiet" => {
+                                if let Some(q) = self.boolean(v, &at, "quiet") {
+                                    defaults.quiet = q;
+                                }
+                            }
+                            _ => {
+                                if let Some(r) = self.retry(v, &at, Retry::default()) {
+                                    defaults.retry = r;
+                                }
+                            }
                         }
                     }
                 }
@@ -473,7 +495,7 @@ impl Validator {
         rule_set
     }
 
-    fn rule(&mut self, value: &Value, path: &[Step], defaults: (Duration, Retry)) -> Option<Rule> {
+    fn rule(&mut self, value: &Value, path: &[Step], defaults: Defaults) -> Option<Rule> {
         let entries = self.mapping(value, path, "a rule", &rule_keys())?;
         let errors_before = self.errors.len();
         let fields = Fields::new(entries, path);
@@ -506,11 +528,11 @@ impl Validator {
         };
         let timeout = match fields.get("timeout") {
             Some(v) => self.duration(v, &fields.at("timeout"), "timeout", POSITIVE_UP_TO_AN_HOUR),
-            None => Some(defaults.0),
+            None => Some(defaults.timeout),
         };
         let retry = match fields.get("retry") {
-            Some(v) => self.retry(v, &fields.at("retry"), defaults.1),
-            None => Some(defaults.1),
+            Some(v) => self.retry(v, &fields.at("retry"), defaults.retry),
+            None => Some(defaults.retry),
         };
         let mut flag = |key: &str, default: bool| match fields.get(key) {
             Some(v) => self.boolean(v, &fields.at(key), key),
@@ -518,6 +540,7 @@ impl Validator {
         };
         let enabled = flag("enabled", true);
         let on_start = flag("on_start", false);
+        let quiet = flag("quiet", defaults.quiet);
         if self.errors.len() != errors_before {
             return None;
         }
@@ -529,6 +552,7 @@ impl Validator {
             retry: retry?,
             enabled: enabled?,
             on_start: on_start?,
+            quiet: quiet?,
             position: self.index.value(path),
         })
     }

@@ -278,3 +278,22 @@ fn the_metrics_file_is_written_whole() {
         "{stderr}"
     );
 }
+
+/// A quiet rule's delivered kicks are counted but logged at debug only;
+/// its failures stay visible.
+#[test]
+fn quiet_rules_log_only_failures() {
+    let setup = Setup::new(
+        "defaults:\n  quiet: true\nrules:\n  - name: busy\n    every: 100ms\n    kick: public qmgr I\n  - name: broken\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
+    );
+    let qmgr = setup.socket("public", "qmgr");
+    let daemon = setup.start(&[]);
+    qmgr.received.wait_for(3, Duration::from_secs(10));
+    daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
+    assert_eq!(
+        daemon.count_where("outcome", "delivered"),
+        0,
+        "{}",
+        daemon.log_text()
+    );
+}
