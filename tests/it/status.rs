@@ -297,3 +297,37 @@ fn quiet_rules_log_only_failures() {
         daemon.log_text()
     );
 }
+
+/// systemd's STATUS= follows the counters: rules, kicks, failing rules.
+#[test]
+fn systemd_status_line_follows_the_counters() {
+    let setup = Setup::new(
+        "rules:\n  - name: good\n    every: 100ms\n    kick: public qmgr I\n  - name: bad\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let socket_path = setup.dir.root.join("notify.sock");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let _daemon = postkick_testkit::daemon::Daemon::start_with_env(
+        &setup.rules,
+        &[],
+        &setup.dir.root.join("daemon.log"),
+        &[("NOTIFY_SOCKET", socket_path.to_str().expect("utf8"))],
+    );
+    let mut buf = [0u8; 4096];
+    let line = wait_for(
+        Duration::from_secs(10),
+        "a STATUS= with the counters",
+        || {
+            let n = systemd.recv(&mut buf).ok()?;
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            message
+                .lines()
+                .find(|l| l.starts_with("STATUS=2 rules, ") && l.contains("failing: bad"))
+                .map(str::to_owned)
+        },
+    );
+    assert!(line.contains(" kicks, "), "{line}");
+}
