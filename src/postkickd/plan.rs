@@ -13,7 +13,6 @@ use std::time::Duration;
 use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
-use crate::rules::schedule::Cron;
 use crate::rules::{Readiness, Rule, RuleSet, Trigger};
 
 /// A rules file resolved against a queue directory.
@@ -45,22 +44,8 @@ pub(crate) struct PlannedRule {
 /// What makes a planned rule fire.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
-    /// A cron schedule, with a random delay of up to `jitter` per fire.
-    Cron {
-        /// The schedule in its zone.
-        schedule: Cron,
-        /// The largest random delay.
-        jitter: Duration,
-        /// Fire once at start for a slot missed while the daemon was down.
-        catch_up: bool,
-    },
-    /// A fixed interval from the daemon's start.
-    Every {
-        /// The interval.
-        period: Duration,
-        /// The largest random delay.
-        jitter: Duration,
-    },
+    /// The rule's own `cron` or `every` trigger: nothing to resolve.
+    Timer,
     /// Files arriving in a directory.
     Watch(WatchSpec),
 }
@@ -132,20 +117,7 @@ impl Plan {
 
 fn source(trigger: &Trigger, queue: &Path) -> Source {
     match trigger {
-        Trigger::Cron {
-            schedule,
-            jitter,
-            catch_up,
-            ..
-        } => Source::Cron {
-            schedule: schedule.clone(),
-            jitter: *jitter,
-            catch_up: *catch_up,
-        },
-        Trigger::Every { period, jitter } => Source::Every {
-            period: *period,
-            jitter: *jitter,
-        },
+        Trigger::Cron { .. } | Trigger::Every { .. } => Source::Timer,
         Trigger::Watch {
             directory,
             pattern,

@@ -20,7 +20,7 @@ use super::pending::Pending;
 use super::plan::{PlannedRule, Source};
 use super::state::StateFile;
 use super::stop::Stop;
-use timers::{Schedule, TimerRule, Timers};
+use timers::{TimerRule, Timers};
 use watch::{Registration, WatchError, WatchHub};
 
 /// The running sources.
@@ -37,22 +37,9 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Pending>)]) -> (Vec<TimerRule>, Vec<Reg
         let pending = Arc::clone(pending);
         let name = planned.rule.name.clone();
         match &planned.source {
-            Source::Cron {
-                schedule,
-                jitter,
-                catch_up,
-            } => timers.push(TimerRule {
+            Source::Timer => timers.push(TimerRule {
                 name,
-                schedule: Schedule::Cron {
-                    cron: Box::new(schedule.clone()),
-                    jitter: *jitter,
-                    catch_up: *catch_up,
-                },
-                pending,
-            }),
-            &Source::Every { period, jitter } => timers.push(TimerRule {
-                name,
-                schedule: Schedule::Every { period, jitter },
+                trigger: planned.rule.trigger.clone(),
                 pending,
             }),
             Source::Watch(spec) => registrations.push(Registration {

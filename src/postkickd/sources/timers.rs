@@ -25,6 +25,7 @@ use crate::postkickd::state::StateFile;
 use crate::postkickd::stats::RuleStats;
 use crate::postkickd::stop::{stopped, Stop};
 use crate::rules::schedule::{Cron, CronProgress};
+use crate::rules::Trigger;
 use crate::sys::WallTimer;
 
 /// One timer rule as the plan has it.
@@ -32,31 +33,10 @@ use crate::sys::WallTimer;
 pub(crate) struct TimerRule {
     /// The rule's name: what identifies it across reloads.
     pub name: String,
-    /// When it fires.
-    pub schedule: Schedule,
+    /// Its `cron` or `every` trigger (a `watch` trigger never fires here).
+    pub trigger: Trigger,
     /// Raised at each fire time.
     pub pending: Arc<Pending>,
-}
-
-/// When a timer rule fires.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Schedule {
-    /// At a cron expression's slots, plus up to `jitter`.
-    Cron {
-        /// The expression in its zone.
-        cron: Box<Cron>,
-        /// The largest random delay.
-        jitter: Duration,
-        /// Fire once at start for a slot missed while the daemon was down.
-        catch_up: bool,
-    },
-    /// Every `period`, plus up to `jitter`.
-    Every {
-        /// The interval.
-        period: Duration,
-        /// The largest random delay.
-        jitter: Duration,
-    },
 }
 
 /// The running timer task.
@@ -139,13 +119,14 @@ struct Entry {
 
 impl Entry {
     /// A rule's place in time, from now; `last` is its last fire before
-    /// the daemon (re)started, if remembered.
-    fn new(schedule: &Schedule, pending: Arc<Pending>, last: Option<Timestamp>) -> Entry {
-        let state = match schedule {
-            Schedule::Cron {
-                cron,
+    /// the daemon (re)started, if remembered. `None` for a watch trigger.
+    fn new(trigger: &Trigger, pending: Arc<Pending>, last: Option<Timestamp>) -> Option<Entry> {
+        let state = match trigger {
+            Trigger::Cron {
+                schedule: cron,
                 jitter,
                 catch_up,
+                ..
             } => {
                 let now = Timestamp::now();
                 // At most one kick, whatever the number of slots missed.
@@ -169,7 +150,7 @@ impl Entry {
                     exhausted: false,
                 }))
             }
-            Schedule::Every { period, jitter } => {
+            Trigger::Every { period, jitter } => {
                 // The rhythm of before a restart: the first fire after now
                 // of last + k * period.
                 let wait = last
@@ -189,25 +170,38 @@ impl Entry {
                     at: next + self::jitter(*jitter),
                 })
             }
+            Trigger::Watch { .. } => return None,
         };
-        Entry { state, pending }
+        Some(Entry { state, pending })
     }
 
     /// Takes the new definition, keeping what it can of the old place.
-    fn redefine(&mut self, schedule: &Schedule, pending: Arc<Pending>) {
+    /// A watch trigger (which never comes here) leaves the entry as it was.
+    fn redefine(&mut self, trigger: &Trigger, pending: Arc<Pending>) {
         self.pending = pending;
-        match (&mut self.state, schedule) {
-            (State::Cron(state), Schedule::Cron { cron, jitter, .. }) => {
-                if state.cron != **cron || state.limit != *jitter {
+        match (&mut self.state, trigger) {
+            (
+                State::Cron(state),
+                Trigger::Cron {
+                    schedule: cron,
+                    jitter,
+                    ..
+                },
+            ) => {
+                if state.cron != *cron || state.limit != *jitter {
                     state.cron = Cron::clone(cron);
                     state.limit = *jitter;
                     state.due = None;
                     state.exhausted = false;
                 }
             }
-            (State::Every(state), Schedule::Every { period, jitter })
+            (State::Every(state), Trigger::Every { period, jitter })
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(schedule, Arc::clone(&self.pending), None),
+            _ => {
+                if let Some(entry) = Entry::new(trigger, Arc::clone(&self.pending), None) {
+                    *self = entry;
+                }
+            }
         }
     }
 }
@@ -259,8 +253,9 @@ async fn run(
     let mut entries: HashMap<String, Entry> = HashMap::new();
     for rule in updates.borrow_and_update().iter() {
         let last = memory.fires.get(&rule.name).copied();
-        let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending), last);
-        entries.insert(rule.name.clone(), entry);
+        if let Some(entry) = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last) {
+            entries.insert(rule.name.clone(), entry);
+        }
     }
     loop {
         memory.save(&entries, false);
@@ -294,27 +289,28 @@ async fn run(
                 }
             }
             changed = updates.changed() => {
+                // At stop the rules' sender goes as the stop comes: either
+                // way ends here, with the fires saved.
                 if changed.is_err() {
-                    return;
+                    break;
                 }
                 apply(&mut entries, &updates.borrow_and_update());
             }
-            () = stopped(&mut stop, |s| s != Stop::Running) => {
-                memory.save(&entries, true);
-                return;
-            }
+            () = stopped(&mut stop, |s| s != Stop::Running) => break,
         }
     }
+    memory.save(&entries, true);
 }
 
 fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
     entries.retain(|name, _| rules.iter().any(|r| &r.name == name));
     for rule in rules {
         match entries.get_mut(&rule.name) {
-            Some(entry) => entry.redefine(&rule.schedule, Arc::clone(&rule.pending)),
+            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending)),
             None => {
-                let entry = Entry::new(&rule.schedule, Arc::clone(&rule.pending), None);
-                entries.insert(rule.name.clone(), entry);
+                if let Some(entry) = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None) {
+                    entries.insert(rule.name.clone(), entry);
+                }
             }
         }
     }
