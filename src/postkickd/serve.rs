@@ -20,7 +20,7 @@ use super::control;
 use super::plan::Plan;
 use super::running::Running;
 use super::state::StateFile;
-use super::status::{self, DaemonView, Observed};
+use super::status::{self, DaemonView, Observed, Reloads};
 use super::{load_plan, systemd, DaemonError, RunOptions};
 
 /// How long a stop may take, in-flight kicks included.
@@ -166,6 +166,7 @@ pub(super) async fn serve(
             rules_file: rules_file.clone(),
             loaded: now,
             last_reload: None,
+            reloads: Reloads::default(),
             queue_directory: queue.display().to_string(),
         },
         running.views(&plan),

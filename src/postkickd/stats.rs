@@ -78,6 +78,8 @@ pub(crate) struct Record {
     pub last_success: Option<Timestamp>,
     /// When a timer rule fires next, as the running daemon will fire it.
     pub next_fire: Option<Timestamp>,
+    /// For a rule with `drain_within`: the files that have waited longer.
+    pub waiting_past_drain: Option<usize>,
 }
 
 /// A rule's record, shared by its kicker, its sources and the readers.
@@ -113,6 +115,11 @@ impl RuleStats {
     /// The next fire time, as a timer has computed it.
     pub(crate) fn next_fire(&self, at: Option<Timestamp>) {
         self.with(|r| r.next_fire = at);
+    }
+
+    /// `files` have waited past the rule's `drain_within`.
+    pub(crate) fn waiting_past_drain(&self, files: usize) {
+        self.with(|r| r.waiting_past_drain = Some(files));
     }
 
     /// A copy of the record.

@@ -35,7 +35,16 @@ pub(crate) struct DaemonView {
     pub loaded: Timestamp,
     /// When the last reload was asked for, and its error if it was refused.
     pub last_reload: Option<(Timestamp, Option<String>)>,
+    /// Reloads since the start.
+    pub reloads: Reloads,
     pub queue_directory: String,
+}
+
+/// Reloads taken and refused.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Reloads {
+    pub ok: u64,
+    pub refused: u64,
 }
 
 /// What the running daemon knows of itself.
@@ -86,6 +95,7 @@ fn rule_json(view: &RuleView) -> Value {
         "in_flight": record.in_flight,
         "pending": pending,
         "next": time(record.next_fire),
+        "files_waiting_past_drain": record.waiting_past_drain,
     })
 }
 
@@ -105,9 +115,13 @@ impl Observed {
             Ok(rules) => {
                 daemon.loaded = now;
                 daemon.last_reload = Some((now, None));
+                daemon.reloads.ok += 1;
                 *lock(&self.rules) = rules;
             }
-            Err(error) => daemon.last_reload = Some((now, Some(error))),
+            Err(error) => {
+                daemon.last_reload = Some((now, Some(error)));
+                daemon.reloads.refused += 1;
+            }
         }
     }
 
@@ -138,6 +152,7 @@ impl Observed {
                 "result": if error.is_some() { "refused" } else { "ok" },
                 "error": error,
             })),
+            "reloads": { "ok": daemon.reloads.ok, "refused": daemon.reloads.refused },
             "queue_directory": daemon.queue_directory,
             "rules": rules,
         }))
@@ -256,10 +271,32 @@ impl Observed {
                 .collect(),
         );
         section(
+            "postkickd_files_waiting_past_drain",
+            "gauge",
+            "Files that have waited longer than their rule's drain_within, by rule (rules with drain_within only).",
+            records
+                .iter()
+                .filter_map(|(rule, r)| {
+                    Some(format!(
+                        "postkickd_files_waiting_past_drain{{rule=\"{rule}\"}} {}",
+                        r.waiting_past_drain?
+                    ))
+                })
+                .collect(),
+        );
+        section(
             "postkickd_rules_loaded",
             "gauge",
             "Rules running.",
             vec![format!("postkickd_rules_loaded {}", records.len())],
+        );
+        section(
+            "postkickd_reloads_total",
+            "counter",
+            "Reloads since the start, by result (ok: the new rules run; refused: the previous rules run on).",
+            [("ok", daemon.reloads.ok), ("refused", daemon.reloads.refused)]
+                .map(|(result, n)| format!("postkickd_reloads_total{{result=\"{result}\"}} {n}"))
+                .to_vec(),
         );
         let refused = daemon
             .last_reload

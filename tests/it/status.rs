@@ -65,7 +65,19 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
     assert!(document["last_reload"]["error"]
         .as_str()
         .is_some_and(|e| e.contains("bad duration \"never\"")));
+    assert_eq!(document["reloads"]["refused"], 1);
+    assert_eq!(document["reloads"]["ok"], 0);
     assert_eq!(document["pid"], daemon.pid());
+    let (_, metrics, _) = ask(&["status", "--metrics", "--control", control_arg]);
+    for line in [
+        "postkickd_kicks_total{rule=\"good\",outcome=\"delivered\"} 1",
+        "postkickd_kicks_total{rule=\"bad\",outcome=\"failed\"} 1",
+        "postkickd_reloads_total{result=\"refused\"} 1",
+        "postkickd_reloads_total{result=\"ok\"} 0",
+        "postkickd_rule_failing{rule=\"bad\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
     let (_, table, _) = ask(&["status", "--control", control_arg]);
     assert!(
         table
@@ -202,7 +214,16 @@ fn catch_up_fires_once_for_slots_missed_while_down() {
         // Two slots pass while the daemon is down.
         std::thread::sleep(Duration::from_millis(4500));
         let second = setup.start(&["--state", state_arg]);
-        std::thread::sleep(Duration::from_millis(1500));
+        // A catch-up kick comes at start, before the first slot's.
+        wait_for(Duration::from_secs(10), "a slot's kick", || {
+            (second
+                .events()
+                .iter()
+                .filter(|e| e.get("outcome").is_some())
+                .count()
+                > kicks_caused_by(&second, "catch up"))
+            .then_some(())
+        });
         let caught_up = kicks_caused_by(&second, "catch up");
         assert_eq!(
             caught_up,

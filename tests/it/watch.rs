@@ -191,8 +191,21 @@ fn a_stuck_maildrop_is_reported_and_its_drain_logged() {
         &instance.config,
         "rules:\n  - name: maildrop\n    watch: maildrop\n    drain_within: 2s\n    timeout: 1s\n    kick: public pickup W\n",
     );
-    let daemon =
-        postkick_testkit::daemon::Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
+    let control = instance.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let daemon = postkick_testkit::daemon::Daemon::start(
+        &rules,
+        &["--control", control_arg],
+        &instance.root.join("daemon.log"),
+    );
+    let waiting_past_drain = || {
+        let output = std::process::Command::new(postkick_testkit::daemon::binary())
+            .args(["status", "--json", "maildrop", "--control", control_arg])
+            .output()
+            .expect("postkickd status");
+        let status: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        status["rules"][0]["files_waiting_past_drain"].clone()
+    };
     let submit = instance.sendmail_config("pickup");
     instance.sendmail(&submit, "while pickup is away");
     let submitted = Instant::now();
@@ -210,8 +223,10 @@ fn a_stuck_maildrop_is_reported_and_its_drain_logged() {
         "{warned:?}"
     );
     assert!(warned[0].is("waiting", "1"), "{warned:?}");
+    assert_eq!(waiting_past_drain(), 1);
     instance.enable_pickup();
     daemon.wait_for_event("event", "drained", 1, Duration::from_secs(30));
+    assert_eq!(waiting_past_drain(), 0);
     let left = std::fs::read_dir(instance.queue_path("maildrop"))
         .expect("maildrop")
         .count();

@@ -83,12 +83,15 @@ fn is_ready(ready: Readiness, meta: &std::fs::Metadata) -> bool {
 pub(super) struct Waiting {
     /// How many.
     pub count: usize,
+    /// How many became ready before the `late_before` asked for.
+    pub late: usize,
     /// The oldest, with the time it became ready.
     pub oldest: Option<(PathBuf, SystemTime)>,
 }
 
-/// Looks at every entry of `spec`'s directory.
-pub(super) fn waiting(spec: &WatchSpec) -> Waiting {
+/// Looks at every entry of `spec`'s directory; files ready since before
+/// `late_before` are also counted as late.
+pub(super) fn waiting(spec: &WatchSpec, late_before: Option<SystemTime>) -> Waiting {
     let mut found = Waiting::default();
     let Ok(entries) = std::fs::read_dir(&spec.directory) else {
         return found;
@@ -107,6 +110,9 @@ pub(super) fn waiting(spec: &WatchSpec) -> Waiting {
                 u64::try_from(meta.ctime()).unwrap_or(0),
                 u32::try_from(meta.ctime_nsec()).unwrap_or(0),
             );
+        if late_before.is_some_and(|cutoff| since < cutoff) {
+            found.late += 1;
+        }
         if found.oldest.as_ref().is_none_or(|(_, t)| since < *t) {
             found.oldest = Some((path, since));
         }

@@ -21,9 +21,12 @@ pub(super) async fn watch(registration: Registration, limit: Duration) {
     let every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let directory = registration.spec.directory.display().to_string();
     let mut incident: Option<(tokio::time::Instant, Duration)> = None;
+    let stats = registration.pending.stats();
+    stats.waiting_past_drain(0);
     loop {
         tokio::time::sleep(every).await;
-        let waiting = arrival::waiting(&registration.spec);
+        let waiting = arrival::waiting(&registration.spec, SystemTime::now().checked_sub(limit));
+        stats.waiting_past_drain(waiting.late);
         let late = waiting.oldest.as_ref().and_then(|(file, since)| {
             let age = SystemTime::now().duration_since(*since).unwrap_or_default();
             (age > limit).then_some((file.clone(), age))

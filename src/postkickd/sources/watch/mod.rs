@@ -101,7 +101,7 @@ impl Shared {
     /// Raises the rules of `group` whose directory holds a ready file.
     fn raise_if_waiting(&self, group: &Group) {
         for r in self.members(group) {
-            let waiting = arrival::waiting(&r.spec).count;
+            let waiting = arrival::waiting(&r.spec, None).count;
             if waiting > 0 {
                 r.pending.raise(|| format!("{waiting} files waiting"));
             }
