@@ -56,21 +56,27 @@ pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
 async fn answer(mut stream: UnixStream, observed: Arc<Observed>) {
     let request = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
         Ok(Ok(line)) => line,
-        Ok(Err(why)) => return reply(&mut stream, error(&why)).await,
-        Err(_) => return reply(&mut stream, error("no request within 2 s")).await,
+        Ok(Err(why)) => return reply(&mut stream, error(&why).to_string()).await,
+        Err(_) => return reply(&mut stream, error("no request within 2 s").to_string()).await,
     };
     let words: Vec<&str> = request.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => observed.json(None).unwrap_or_else(|e| error(&e)),
-        ["status", rule] => observed.json(Some(rule)).unwrap_or_else(|e| error(&e)),
+        ["status"] => status(&observed, None),
+        ["status", rule] => status(&observed, Some(rule)),
         ["metrics"] => {
             let _ = stream.write_all(observed.metrics().as_bytes()).await;
             return;
         }
-        ["kick", rule] => kick(&observed, rule).await,
-        _ => error("unknown request: send status [RULE], metrics or kick RULE"),
+        ["kick", rule] => kick(&observed, rule).await.to_string(),
+        _ => error("unknown request: send status [RULE], metrics or kick RULE").to_string(),
     };
     reply(&mut stream, answer).await;
+}
+
+fn status(observed: &Observed, only: Option<&str>) -> String {
+    observed
+        .json_text(only)
+        .unwrap_or_else(|e| error(&e).to_string())
 }
 
 async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
@@ -99,8 +105,7 @@ fn error(why: &str) -> Value {
     json!({ "error": why })
 }
 
-async fn reply(stream: &mut UnixStream, answer: Value) {
-    let mut text = answer.to_string();
+async fn reply(stream: &mut UnixStream, mut text: String) {
     text.push('\n');
     let _ = stream.write_all(text.as_bytes()).await;
 }

@@ -102,23 +102,14 @@ fn write_metrics(path: &Path, observed: &Observed) {
 
 /// The one-line summary systemd shows in `systemctl status`.
 fn status_line(observed: &Observed) -> String {
-    let Ok(status) = observed.json(None) else {
-        return String::new();
-    };
-    let rules = status["rules"].as_array().map_or(0, Vec::len);
-    let kicks: u64 = status["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| r["delivered"].as_u64().unwrap_or(0) + r["failed"].as_u64().unwrap_or(0))
-        .sum();
-    let failing = status::failing(&status);
-    if failing.is_empty() {
+    let summary = observed.summary();
+    let (rules, kicks) = (summary.rules, summary.kicks);
+    if summary.failing.is_empty() {
         format!("{rules} rules, {kicks} kicks, none failing")
     } else {
         format!(
             "{rules} rules, {kicks} kicks, failing: {}",
-            failing.join(", ")
+            summary.failing.join(", ")
         )
     }
 }
@@ -193,7 +184,7 @@ pub(super) async fn serve(
     loop {
         tokio::select! {
             _ = user1.recv() => {
-                if let Ok(status) = observed.json(None) {
+                if let Ok(status) = observed.json() {
                     for line in status::table(&status).lines() {
                         tracing::info!(event = "status", "{line}");
                     }
