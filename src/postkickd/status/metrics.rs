@@ -1,0 +1,174 @@
+//! The daemon's state in Prometheus' text exposition format: counters
+//! and a duration histogram per rule, gauges for failing rules, files
+//! waiting past `drain_within` and reloads. It renders; it never changes a
+//! rule, and rule names are escaped as label values.
+
+use std::fmt::Write as _;
+
+use super::{lock, Observed};
+use crate::postkickd::stats::{Record, DURATION_BUCKETS};
+
+impl Observed {
+    /// Prometheus' text exposition format.
+    pub(crate) fn metrics(&self) -> String {
+        let daemon = lock(&self.daemon).clone();
+        let rules = lock(&self.rules).clone();
+        let records: Vec<(String, Record)> = rules
+            .iter()
+            .filter_map(|r| Some((label(&r.name), r.pending.as_ref()?.stats().snapshot())))
+            .collect();
+        let mut out = String::new();
+        let mut section = |name: &str, kind: &str, help: &str, rows: Vec<String>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for row in rows {
+                out.push_str(&row);
+                out.push('\n');
+            }
+        };
+        section(
+            "postkickd_kicks_total",
+            "counter",
+            "Kicks that ended, by rule and outcome.",
+            records
+                .iter()
+                .flat_map(|(rule, r)| {
+                    [("delivered", r.delivered), ("failed", r.failed)].map(|(outcome, n)| {
+                        format!(
+                            "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
+                        )
+                    })
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_retries_total",
+            "counter",
+            "Attempts retried, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!("postkickd_retries_total{{rule=\"{rule}\"}} {}", r.retried)
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_triggers_folded_total",
+            "counter",
+            "Triggers that came while a kick was pending and folded into it, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!(
+                        "postkickd_triggers_folded_total{{rule=\"{rule}\"}} {}",
+                        r.folded
+                    )
+                })
+                .collect(),
+        );
+        let mut histogram = Vec::new();
+        for (rule, r) in &records {
+            let mut cumulative = 0;
+            for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+                cumulative += r.durations[i];
+                histogram.push(format!(
+                    "postkickd_kick_duration_seconds_bucket{{rule=\"{rule}\",le=\"{bound}\"}} {cumulative}"
+                ));
+            }
+            cumulative += r.durations[DURATION_BUCKETS.len()];
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_bucket{{rule=\"{rule}\",le=\"+Inf\"}} {cumulative}"
+            ));
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_sum{{rule=\"{rule}\"}} {}",
+                r.duration_sum
+            ));
+            histogram.push(format!(
+                "postkickd_kick_duration_seconds_count{{rule=\"{rule}\"}} {cumulative}"
+            ));
+        }
+        section(
+            "postkickd_kick_duration_seconds",
+            "histogram",
+            "How long kicks took, retries included, by rule.",
+            histogram,
+        );
+        section(
+            "postkickd_last_success_timestamp_seconds",
+            "gauge",
+            "When each rule's last delivered kick started (Unix time).",
+            records
+                .iter()
+                .filter_map(|(rule, r)| {
+                    let at = r.last_success?;
+                    Some(format!(
+                        "postkickd_last_success_timestamp_seconds{{rule=\"{rule}\"}} {}",
+                        at.as_millisecond() as f64 / 1e3
+                    ))
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_rule_failing",
+            "gauge",
+            "1 while a rule's last kick failed, by rule.",
+            records
+                .iter()
+                .map(|(rule, r)| {
+                    format!(
+                        "postkickd_rule_failing{{rule=\"{rule}\"}} {}",
+                        u8::from(r.consecutive_failures > 0)
+                    )
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_files_waiting_past_drain",
+            "gauge",
+            "Files that have waited longer than their rule's drain_within, by rule (rules with drain_within only).",
+            records
+                .iter()
+                .filter_map(|(rule, r)| {
+                    Some(format!(
+                        "postkickd_files_waiting_past_drain{{rule=\"{rule}\"}} {}",
+                        r.waiting_past_drain?
+                    ))
+                })
+                .collect(),
+        );
+        section(
+            "postkickd_rules_loaded",
+            "gauge",
+            "Rules running.",
+            vec![format!("postkickd_rules_loaded {}", records.len())],
+        );
+        section(
+            "postkickd_reloads_total",
+            "counter",
+            "Reloads since the start, by result (ok: the new rules run; refused: the previous rules run on).",
+            [("ok", daemon.reloads.ok), ("refused", daemon.reloads.refused)]
+                .map(|(result, n)| format!("postkickd_reloads_total{{result=\"{result}\"}} {n}"))
+                .to_vec(),
+        );
+        let refused = daemon
+            .last_reload
+            .as_ref()
+            .is_some_and(|(_, error)| error.is_some());
+        section(
+            "postkickd_last_reload_refused",
+            "gauge",
+            "1 when the last reload was refused (the previous rules run on).",
+            vec![format!(
+                "postkickd_last_reload_refused {}",
+                u8::from(refused)
+            )],
+        );
+        out
+    }
+}
+
+/// A label value escaped as the exposition format wants it.
+fn label(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,91 @@
+//! The `status --json` document as people read it: a table like
+//! `systemctl list-timers`, the same for `postkickd status` (from the
+//! control socket's answer) and for `SIGUSR1` (in the log). It reads the
+//! document only, so a client and the daemon render it alike.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// The names of the rules whose last kick failed.
+pub(crate) fn failing(status: &Value) -> Vec<String> {
+    status["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["consecutive_failures"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|r| r["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// An RFC 3339 instant to the second, for people.
+fn to_the_second(at: &str) -> String {
+    match at.split_once('.') {
+        Some((seconds, _)) => format!("{seconds}Z"),
+        None => at.to_owned(),
+    }
+}
+
+/// The status document as a table for people.
+pub(crate) fn table(status: &Value) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let when = |v: &Value| v.as_str().map_or_else(|| "-".to_owned(), to_the_second);
+    let mut rows = vec![[
+        "RULE".to_owned(),
+        "TRIGGER".to_owned(),
+        "LAST KICK".to_owned(),
+        "OUTCOME".to_owned(),
+        "FAILING".to_owned(),
+        "DELIVERED".to_owned(),
+        "NEXT".to_owned(),
+    ]];
+    for r in status["rules"].as_array().into_iter().flatten() {
+        let kick = &r["last_kick"];
+        rows.push([
+            text(&r["name"]),
+            if r["enabled"].as_bool().unwrap_or(true) {
+                text(&r["trigger"])
+            } else {
+                format!("{} (disabled)", text(&r["trigger"]))
+            },
+            when(&kick["at"]),
+            if r["in_flight"].as_bool().unwrap_or(false) {
+                "in flight".to_owned()
+            } else {
+                text(&kick["outcome"])
+            },
+            r["consecutive_failures"].to_string(),
+            r["delivered"].to_string(),
+            when(&r["next"]),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|row| row[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "postkickd {} (pid {}), rules {} loaded {}, queue {}\n",
+        text(&status["version"]),
+        status["pid"],
+        text(&status["rules_file"]),
+        when(&status["loaded"]),
+        text(&status["queue_directory"]),
+    );
+    if status["last_reload"]["result"] == "refused" {
+        let _ = writeln!(
+            out,
+            "last reload refused at {}: {}",
+            when(&status["last_reload"]["at"]),
+            text(&status["last_reload"]["error"])
+        );
+    }
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
