@@ -6,32 +6,19 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::process::Command;
 use std::time::Duration;
 
-use postkick_testkit::daemon::{as_user, binary};
+use postkick_testkit::daemon::{as_user, binary, postkickd};
 use postkick_testkit::rules::Setup;
 use postkick_testkit::{mkfifo, wait_for, ServerStyle, SocketServer};
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(binary())
-        .args(args)
-        .env_remove("MAIL_CONFIG")
-        .output()
-        .expect("run postkickd");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 fn check(setup: &Setup) -> (i32, String, String) {
-    run(&["check", "--rules", setup.rules.to_str().expect("utf8")])
+    postkickd(&["check", "--rules", setup.rules.to_str().expect("utf8")])
 }
 
 #[test]
 fn check_fails_where_run_fails_on_main_cf() {
     let setup = Setup::new("rules:\n  - name: x\n    every: 1h\n    kick: public qmgr I\n");
     let rules = setup.rules.to_str().expect("utf8");
-    let (status, _, stderr) = run(&["check", "--rules", rules, "-c", "/nonexistent"]);
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules, "-c", "/nonexistent"]);
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("/nonexistent/main.cf"), "{stderr}");
     std::fs::write(
@@ -41,7 +28,7 @@ fn check_fails_where_run_fails_on_main_cf() {
     .expect("write");
     let (status, _, stderr) = check(&setup);
     assert_eq!(status, 1, "{stderr}");
-    let (run_status, _, _) = run(&["run", "--rules", rules]);
+    let (run_status, _, _) = postkickd(&["run", "--rules", rules]);
     assert_eq!(run_status, 1);
 }
 
@@ -122,7 +109,7 @@ fn check_suggests_and_reports_every_mistake() {
     let (status, _, stderr) = check(&setup);
     assert_eq!(status, 1);
     assert!(stderr.contains("under a \"rules:\" key"), "{stderr}");
-    let (status, _, stderr) = run(&["chek"]);
+    let (status, _, stderr) = postkickd(&["chek"]);
     assert_eq!(status, 2, "{stderr}");
     assert!(stderr.contains("check"), "{stderr}");
 }
@@ -133,7 +120,7 @@ fn check_v_says_how_each_rule_is_read() {
         "rules:\n  - name: noon\n    cron: \"0 12 * * *\"\n    timezone: UTC\n    kick: public qmgr I\n",
     );
     let _qmgr = setup.socket("public", "qmgr");
-    let (status, stdout, _) = run(&[
+    let (status, stdout, _) = postkickd(&[
         "check",
         "-v",
         "--rules",
@@ -160,7 +147,7 @@ fn reload_checks_first_and_fails_on_a_bad_file() {
     let pid = daemon.pid().to_string();
     let rules = setup.rules.to_str().expect("utf8");
     setup.write_rules("rules:\n  - name: new\n    every: nope\n    kick: public pickup W\n");
-    let (status, _, stderr) = run(&["reload", "--rules", rules, "--pid", &pid]);
+    let (status, _, stderr) = postkickd(&["reload", "--rules", rules, "--pid", &pid]);
     assert_eq!(status, 1, "{stderr}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(daemon.count_where("event", "reloaded"), 0);
@@ -171,7 +158,7 @@ fn reload_checks_first_and_fails_on_a_bad_file() {
     );
     setup.write_rules("rules:\n  - name: new\n    every: 100ms\n    kick: public pickup W\n");
     let _pickup = setup.socket("public", "pickup");
-    let (status, _, stderr) = run(&["reload", "--rules", rules, "--pid", &pid]);
+    let (status, _, stderr) = postkickd(&["reload", "--rules", rules, "--pid", &pid]);
     assert_eq!(status, 0, "{stderr}");
     daemon.wait_for_event("event", "reloaded", 1, Duration::from_secs(10));
 }
@@ -239,7 +226,7 @@ fn a_config_directory_that_does_not_exist_is_an_error_at_its_line() {
         "postfix:\n  config_directory: /etc/postfx\nrules:\n  - name: x\n    every: 1h\n    kick: public qmgr I\n",
     )
     .expect("write");
-    let (status, _, stderr) = run(&["check", "--rules", rules.to_str().expect("utf8")]);
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules.to_str().expect("utf8")]);
     assert_eq!(status, 1, "{stderr}");
     assert!(
         stderr.contains("rules.yaml:2:21: /etc/postfx/main.cf: open /etc/postfx/main.cf: No such file or directory"),

@@ -5,31 +5,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use postkick_testkit::daemon::{binary, Daemon};
+use postkick_testkit::daemon::{binary, postkickd, Daemon};
 use postkick_testkit::rules::Setup;
 use postkick_testkit::{
     postfix, postfix_installed, traversable_tempdir, wait_for, FifoServer, ServerStyle,
     SocketServer,
 };
 
-fn run_command(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(binary())
-        .args(args)
-        .env_remove("MAIL_CONFIG")
-        .output()
-        .expect("run postkickd");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn check_reports_every_mistake_with_its_line() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ten-mistakes.yaml");
     let rules = fixture.to_str().expect("utf8");
-    let (status, stdout, stderr) = run_command(&["check", "--rules", rules]);
+    let (status, stdout, stderr) = postkickd(&["check", "--rules", rules]);
     assert_eq!(status, 1, "{stderr}");
     assert_eq!(stdout, "");
     let located: Vec<&str> = stderr
@@ -60,7 +47,7 @@ fn check_passes_the_shipped_example_and_summarises() {
     let setup = Setup::new("rules: []\n");
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules.example.yaml");
     let config = setup.dir.config.to_str().expect("utf8");
-    let (status, stdout, stderr) = run_command(&[
+    let (status, stdout, stderr) = postkickd(&[
         "check",
         "--rules",
         example.to_str().expect("utf8"),
@@ -84,7 +71,7 @@ fn check_warns_about_requests_a_service_will_not_understand() {
         Setup::new("rules:\n  - name: anvil\n    every: 1h\n    kick: private anvil refresh\n");
     let _anvil = setup.socket("private", "anvil");
     let (status, stdout, stderr) =
-        run_command(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
+        postkickd(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
     assert_eq!(status, 0);
     assert!(
         stdout.contains("valid: 1 rule (0 cron, 1 every, 0 watch), 1 warning"),
@@ -101,7 +88,7 @@ fn next_lists_coming_fire_times() {
     let setup = Setup::new(
         "rules:\n  - name: yearly\n    cron: \"@yearly\"\n    timezone: UTC\n    kick: public qmgr I\n  - name: watcher\n    watch: maildrop\n    kick: public pickup W\n",
     );
-    let (status, stdout, _) = run_command(&[
+    let (status, stdout, _) = postkickd(&[
         "next",
         "--rules",
         setup.rules.to_str().expect("utf8"),
@@ -416,7 +403,7 @@ fn sigint_stops_too() {
 #[test]
 fn run_refuses_an_invalid_rules_file_with_every_error() {
     let setup = Setup::new("rules:\n  - name: x\n    every: 1q\n    kick: public\n");
-    let (status, _, stderr) = run_command(&["run", "--rules", setup.rules.to_str().expect("utf8")]);
+    let (status, _, stderr) = postkickd(&["run", "--rules", setup.rules.to_str().expect("utf8")]);
     assert_eq!(status, 1);
     assert!(stderr.contains("bad duration \"1q\""), "{stderr}");
     assert!(stderr.contains("kick \"public\" must be"), "{stderr}");
@@ -465,7 +452,7 @@ fn live_postfix_maildrop_is_emptied_by_the_watch_rule() {
 
 #[test]
 fn demo_shows_kicks_arriving_without_a_mail_system() {
-    let (status, stdout, stderr) = run_command(&["demo", "--seconds", "4"]);
+    let (status, stdout, stderr) = postkickd(&["demo", "--seconds", "4"]);
     assert_eq!(status, 0, "{stderr}");
     for line in [
         "endpoint public/flush received \"W\"",

@@ -6,22 +6,10 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::Duration;
 
-use postkick_testkit::daemon::binary;
+use postkick_testkit::daemon::postkickd;
 use postkick_testkit::rules::Setup;
 use postkick_testkit::wait_for;
 use serde_json::Value;
-
-fn ask(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(binary())
-        .args(args)
-        .output()
-        .expect("run postkickd");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn rule<'s>(status: &'s Value, name: &str) -> &'s Value {
     status["rules"]
@@ -44,7 +32,7 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
     setup.write_rules("rules:\n  - name: broken\n    every: never\n    kick: public qmgr I\n");
     daemon.signal("HUP");
     daemon.wait_for_event("event", "reload_refused", 1, Duration::from_secs(10));
-    let (status, stdout, stderr) = ask(&["status", "--json", "--control", control_arg]);
+    let (status, stdout, stderr) = postkickd(&["status", "--json", "--control", control_arg]);
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("failing: bad"), "{stderr}");
     let document: Value = serde_json::from_str(&stdout).expect("JSON");
@@ -68,7 +56,7 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
     assert_eq!(document["reloads"]["refused"], 1);
     assert_eq!(document["reloads"]["ok"], 0);
     assert_eq!(document["pid"], daemon.pid());
-    let (_, metrics, _) = ask(&["status", "--metrics", "--control", control_arg]);
+    let (_, metrics, _) = postkickd(&["status", "--metrics", "--control", control_arg]);
     for line in [
         "postkickd_kicks_total{rule=\"good\",outcome=\"delivered\"} 1",
         "postkickd_kicks_total{rule=\"bad\",outcome=\"failed\"} 1",
@@ -78,7 +66,7 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
-    let (_, table, _) = ask(&["status", "--control", control_arg]);
+    let (_, table, _) = postkickd(&["status", "--control", control_arg]);
     assert!(
         table
             .lines()
@@ -95,14 +83,14 @@ fn kick_fires_a_rule_through_the_daemon() {
     let control = setup.dir.root.join("control");
     let control_arg = control.to_str().expect("utf8");
     let _daemon = setup.start(&["--control", control_arg]);
-    let (status, stdout, stderr) = ask(&["kick", "manual", "--control", control_arg]);
+    let (status, stdout, stderr) = postkickd(&["kick", "manual", "--control", control_arg]);
     assert_eq!(status, 0, "{stderr}");
     assert!(
         stdout.starts_with("manual: delivered after 1 attempt"),
         "{stdout}"
     );
     assert_eq!(qmgr.received.connections(), vec![b"D\0".to_vec()]);
-    let (status, _, stderr) = ask(&["kick", "nosuchrule", "--control", control_arg]);
+    let (status, _, stderr) = postkickd(&["kick", "nosuchrule", "--control", control_arg]);
     assert_eq!(status, 1);
     assert!(stderr.contains("no rule \"nosuchrule\""), "{stderr}");
 }
@@ -157,12 +145,17 @@ fn metrics_pass_promtool() {
     let daemon = setup.start(&["--control", control_arg]);
     daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
     daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
-    let (status, metrics, stderr) = ask(&["status", "--metrics", "--control", control_arg]);
+    let (status, metrics, stderr) = postkickd(&["status", "--metrics", "--control", control_arg]);
     assert_eq!(status, 0, "{stderr}");
     assert!(
         metrics.contains("postkickd_kicks_total{rule=\"good\",outcome=\"delivered\"} 1"),
         "{metrics}"
     );
+    promtool_accepts(&metrics);
+}
+
+/// `promtool check metrics` passes `metrics`.
+fn promtool_accepts(metrics: &str) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -284,15 +277,10 @@ fn the_metrics_file_is_written_whole() {
     );
     assert!(!file.with_extension("prom.tmp").exists());
     if postkick_testkit::have_program("promtool") {
-        let output = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(std::fs::File::open(&file).expect("open"))
-            .output()
-            .expect("promtool");
-        assert!(output.status.success(), "{output:?}");
+        promtool_accepts(&text);
     }
     setup.write_rules("metrics_file: relative.prom\nrules:\n  - name: good\n    every: 1h\n    kick: public qmgr I\n");
-    let (status, _, stderr) = ask(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
+    let (status, _, stderr) = postkickd(&["check", "--rules", setup.rules.to_str().expect("utf8")]);
     assert_eq!(status, 1);
     assert!(
         stderr.contains("must be an absolute path ending in .prom"),

@@ -199,11 +199,14 @@ fn a_stuck_maildrop_is_reported_and_its_drain_logged() {
         &instance.root.join("daemon.log"),
     );
     let waiting_past_drain = || {
-        let output = std::process::Command::new(postkick_testkit::daemon::binary())
-            .args(["status", "--json", "maildrop", "--control", control_arg])
-            .output()
-            .expect("postkickd status");
-        let status: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let (_, stdout, _) = postkick_testkit::daemon::postkickd(&[
+            "status",
+            "--json",
+            "maildrop",
+            "--control",
+            control_arg,
+        ]);
+        let status: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
         status["rules"][0]["files_waiting_past_drain"].clone()
     };
     let submit = instance.sendmail_config("pickup");

@@ -16,6 +16,21 @@ pub fn binary() -> PathBuf {
     crate::built_binary("postkickd")
 }
 
+/// Runs `postkickd ARGS` to its end (without `MAIL_CONFIG` from the
+/// environment): its exit code (-1 if killed), stdout and stderr.
+pub fn postkickd(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .env_remove("MAIL_CONFIG")
+        .output()
+        .expect("run postkickd");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// The inotify queue length is a machine-wide limit, taken when a daemon
 /// creates its inotify instance. Every daemon starts under the read side;
 /// [`Daemon::start_with_inotify_queue_limit`] holds the write side while it
