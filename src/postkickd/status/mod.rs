@@ -46,7 +46,7 @@ pub(crate) struct DaemonView {
 }
 
 /// Reloads taken and refused.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub(crate) struct Reloads {
     pub ok: u64,
     pub refused: u64,
@@ -107,12 +107,6 @@ struct ReloadDocument<'v> {
     error: Option<&'v str>,
 }
 
-#[derive(Serialize)]
-struct ReloadCounts {
-    ok: u64,
-    refused: u64,
-}
-
 /// The `status --json` document.
 #[derive(Serialize)]
 struct Document<'v> {
@@ -122,7 +116,7 @@ struct Document<'v> {
     rules_file: &'v str,
     loaded: String,
     last_reload: Option<ReloadDocument<'v>>,
-    reloads: ReloadCounts,
+    reloads: Reloads,
     queue_directory: &'v str,
     rules: Vec<RuleDocument<'v>>,
 }
@@ -231,10 +225,7 @@ impl Observed {
                     result: if error.is_some() { "refused" } else { "ok" },
                     error: error.as_deref(),
                 }),
-            reloads: ReloadCounts {
-                ok: daemon.reloads.ok,
-                refused: daemon.reloads.refused,
-            },
+            reloads: daemon.reloads,
             queue_directory: &daemon.queue_directory,
             rules: rules.iter().map(rule_document).collect(),
         };
