@@ -115,11 +115,13 @@ async fn kick(observed: &Observed, name: &str) -> Value {
         return error(&format!("no rule \"{name}\" is running"));
     };
     let mut ended = pending.stats().subscribe();
-    pending.raise(|| "postkickd kick".to_owned());
-    if tokio::time::timeout(KICK_WAIT, ended.changed())
-        .await
-        .is_err()
-    {
+    // A kick in flight now ends first: the one that carries this trigger
+    // has a higher number.
+    let before = pending.raise(|| "postkickd kick".to_owned());
+    if !matches!(
+        tokio::time::timeout(KICK_WAIT, ended.wait_for(|n| *n > before)).await,
+        Ok(Ok(_))
+    ) {
         return error("the kick did not end within 120 s");
     }
     let record = pending.stats().snapshot();

@@ -76,7 +76,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
     if let Some(previous) = handover {
         let _ = previous.await;
     }
-    let send = |planned: Arc<PlannedRule>, stop: watch::Receiver<Stop>| {
+    let send = |number: u64, planned: Arc<PlannedRule>, stop: watch::Receiver<Stop>| {
         let descriptors = Arc::clone(&descriptors);
         let stats = Arc::clone(pending.stats());
         async move {
@@ -91,6 +91,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             let mut shutdown = stop;
             // A reload lets retries finish; only a shutdown abandons them.
             kick(
+                number,
                 &planned,
                 dry_run,
                 &stats,
@@ -104,20 +105,22 @@ pub(crate) async fn kicker(kicker: Kicker) {
             () = pending.wait() => {}
             () = stopped(&mut stop, |s| s != Stop::Running) => {}
         }
-        let mode = stop::current(&stop);
-        if mode == Stop::Now || (mode == Stop::Drain && !pending.take()) {
-            return;
+        match stop::current(&stop) {
+            Stop::Now => return,
+            Stop::Drain => {
+                // The rule is gone from the file: send what was pending, then end.
+                if let Some(number) = pending.take() {
+                    let planned = Arc::clone(&definition.borrow());
+                    send(number, planned, stop.clone()).await;
+                }
+                return;
+            }
+            Stop::Running => {}
         }
-        if mode == Stop::Drain {
-            // The rule is gone from the file: send what was pending, then end.
-            let planned = Arc::clone(&definition.borrow());
-            send(planned, stop.clone()).await;
-            return;
-        }
-        while pending.take() {
+        while let Some(number) = pending.take() {
             let planned = Arc::clone(&definition.borrow());
             let started = tokio::time::Instant::now();
-            let outcome = send(Arc::clone(&planned), stop.clone()).await;
+            let outcome = send(number, Arc::clone(&planned), stop.clone()).await;
             if outcome == Outcome::Abandoned || *stop.borrow() != Stop::Running {
                 break;
             }
@@ -135,9 +138,11 @@ pub(crate) async fn kicker(kicker: Kicker) {
     }
 }
 
-/// Sends the rule's kick, retrying as the rule says, and records it in
-/// `stats`; `stopping` resolves when retries must be abandoned.
+/// Sends the rule's kick numbered `number`, retrying as the rule says, and
+/// records it in `stats`; `stopping` resolves when retries must be
+/// abandoned.
 async fn kick(
+    number: u64,
     planned: &PlannedRule,
     dry_run: bool,
     stats: &RuleStats,
@@ -147,11 +152,7 @@ async fn kick(
     let rule = &planned.rule;
     // Every line of this kick carries the rule, its trigger, its target and
     // what raised it.
-    let cause = stats
-        .snapshot()
-        .last_trigger
-        .map(|(_, cause)| cause)
-        .unwrap_or_default();
+    let cause = stats.last_cause();
     let span = tracing::info_span!(
         "kick",
         rule = %rule.name,
@@ -166,13 +167,16 @@ async fn kick(
         .instrument(span)
         .await;
     match done.outcome {
-        Outcome::Ended(outcome) => stats.ended(LastKick {
-            at,
-            outcome,
-            attempts: done.count,
-            duration: started.elapsed(),
-            error: done.error,
-        }),
+        Outcome::Ended(outcome) => stats.ended(
+            number,
+            LastKick {
+                at,
+                outcome,
+                attempts: done.count,
+                duration: started.elapsed(),
+                error: done.error,
+            },
+        ),
         Outcome::Abandoned => stats.abandoned(),
     }
     done.outcome

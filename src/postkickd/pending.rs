@@ -5,16 +5,24 @@
 //! triggers folds into one pending kick by construction, so nothing can
 //! pile up or be lost while a kick is in flight. The flag carries the
 //! rule's [`RuleStats`], where each trigger (and each fold) is counted.
+//! Kicks are numbered as they take the flag, so that whoever raised it
+//! can tell which kick carries its trigger (`postkickd kick RULE`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::stats::RuleStats;
+
+/// The flag, and how many kicks have taken it.
+#[derive(Debug, Default)]
+struct Flag {
+    raised: bool,
+    taken: u64,
+}
 
 /// A rule's pending kick.
 #[derive(Debug, Default)]
 pub(crate) struct Pending {
-    raised: AtomicBool,
+    flag: Mutex<Flag>,
     wake: tokio::sync::Notify,
     stats: Arc<RuleStats>,
 }
@@ -25,27 +33,45 @@ impl Pending {
         &self.stats
     }
 
+    fn flag(&self) -> MutexGuard<'_, Flag> {
+        self.flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Records a trigger (`cause`: a file, a slot, `start`) and wakes the
-    /// kicker.
-    pub(super) fn raise(&self, cause: impl FnOnce() -> String) {
-        let folded = self.raised.swap(true, Ordering::SeqCst);
+    /// kicker. Returns the number of the last kick that took the flag
+    /// before: the kick that carries this trigger has a higher one.
+    pub(super) fn raise(&self, cause: impl FnOnce() -> String) -> u64 {
+        let (folded, taken) = {
+            let mut flag = self.flag();
+            let folded = std::mem::replace(&mut flag.raised, true);
+            (folded, flag.taken)
+        };
         self.stats.triggered(cause(), folded);
         self.wake.notify_one();
+        taken
     }
 
     /// True while a kick is pending.
     pub(super) fn is_raised(&self) -> bool {
-        self.raised.load(Ordering::SeqCst)
+        self.flag().raised
     }
 
-    /// Clears the flag; true if it was raised.
-    pub(super) fn take(&self) -> bool {
-        self.raised.swap(false, Ordering::SeqCst)
+    /// Clears the flag; if it was raised, the number of the kick that
+    /// takes it (1, 2, ...).
+    pub(super) fn take(&self) -> Option<u64> {
+        let mut flag = self.flag();
+        if !std::mem::replace(&mut flag.raised, false) {
+            return None;
+        }
+        flag.taken += 1;
+        Some(flag.taken)
     }
 
     /// Waits until the flag is raised (returns at once if it is).
     pub(super) async fn wait(&self) {
-        while !self.raised.load(Ordering::SeqCst) {
+        while !self.is_raised() {
             self.wake.notified().await;
         }
     }

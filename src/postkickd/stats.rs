@@ -86,15 +86,16 @@ pub(crate) struct Record {
 #[derive(Debug)]
 pub(crate) struct RuleStats {
     record: Mutex<Record>,
-    /// Counts ended kicks, for a `kick RULE` request waiting for its kick.
-    kicks: tokio::sync::watch::Sender<u64>,
+    /// The number (see `Pending::take`) of the last kick that ended, for
+    /// a `kick RULE` request waiting for its kick.
+    ended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for RuleStats {
     fn default() -> Self {
         Self {
             record: Mutex::new(Record::default()),
-            kicks: tokio::sync::watch::Sender::new(0),
+            ended: tokio::sync::watch::Sender::new(0),
         }
     }
 }
@@ -107,9 +108,9 @@ impl RuleStats {
             .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Ended kicks from now on.
+    /// The number of the last kick that ended, from now on.
     pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.kicks.subscribe()
+        self.ended.subscribe()
     }
 
     /// The next fire time, as a timer has computed it.
@@ -120,6 +121,16 @@ impl RuleStats {
     /// `files` have waited past the rule's `drain_within`.
     pub(crate) fn waiting_past_drain(&self, files: usize) {
         self.with(|r| r.waiting_past_drain = Some(files));
+    }
+
+    /// What raised the last trigger; empty before the first.
+    pub(crate) fn last_cause(&self) -> String {
+        self.with(|r| {
+            r.last_trigger
+                .as_ref()
+                .map(|(_, cause)| cause.clone())
+                .unwrap_or_default()
+        })
     }
 
     /// A copy of the record.
@@ -152,8 +163,8 @@ impl RuleStats {
         self.with(|r| r.retried += 1);
     }
 
-    /// A kick ended.
-    pub(crate) fn ended(&self, kick: LastKick) {
+    /// The kick numbered `number` ended.
+    pub(crate) fn ended(&self, number: u64, kick: LastKick) {
         self.with(|r| {
             r.in_flight = false;
             let seconds = kick.duration.as_secs_f64();
@@ -177,6 +188,6 @@ impl RuleStats {
             }
             r.last_kick = Some(kick);
         });
-        self.kicks.send_modify(|n| *n += 1);
+        self.ended.send_replace(number);
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postkick_testkit::daemon::postkickd;
 use postkick_testkit::rules::Setup;
-use postkick_testkit::wait_for;
+use postkick_testkit::{wait_for, HoldingServer};
 use serde_json::Value;
 
 fn rule<'s>(status: &'s Value, name: &str) -> &'s Value {
@@ -93,6 +93,36 @@ fn kick_fires_a_rule_through_the_daemon() {
     let (status, _, stderr) = postkickd(&["kick", "nosuchrule", "--control", control_arg]);
     assert_eq!(status, 1);
     assert!(stderr.contains("no rule \"nosuchrule\""), "{stderr}");
+}
+
+/// `kick RULE` while a kick of the rule is in flight reports its own kick,
+/// the one after, not the one that was already going.
+#[test]
+fn kick_during_a_kick_in_flight_waits_for_its_own() {
+    let setup = Setup::new(
+        "rules:\n  - name: slow\n    every: 1h\n    on_start: true\n    timeout: 10s\n    kick: public qmgr I\n",
+    );
+    let qmgr = HoldingServer::start(
+        &setup.dir.endpoint("public", "qmgr"),
+        Duration::from_secs(1),
+    );
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let _daemon = setup.start(&["--control", control_arg]);
+    wait_for(Duration::from_secs(10), "the start kick in flight", || {
+        let (_, stdout, _) = postkickd(&["status", "--json", "slow", "--control", control_arg]);
+        let status: Value = serde_json::from_str(&stdout).ok()?;
+        (status["rules"][0]["in_flight"] == true).then_some(())
+    });
+    let (status, stdout, stderr) = postkickd(&["kick", "slow", "--control", control_arg]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.starts_with("slow: delivered"), "{stdout}");
+    assert_eq!(
+        qmgr.served().len(),
+        2,
+        "kick answered before its own kick ended"
+    );
+    assert_eq!(qmgr.overlaps(), 0);
 }
 
 #[test]
