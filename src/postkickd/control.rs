@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::status::Observed;
+use super::status::{KickDocument, Observed};
 use super::DaemonError;
 
 /// Where the unit's daemon listens.
@@ -124,17 +124,12 @@ async fn kick(observed: &Observed, name: &str) -> Value {
     ) {
         return error("the kick did not end within 120 s");
     }
-    let record = pending.stats().snapshot();
-    let Some(kick) = record.last_kick else {
+    let Some(kick) = pending.stats().snapshot().last_kick else {
         return error("the kick ended without a record");
     };
-    json!({
-        "rule": name,
-        "outcome": kick.outcome.as_str(),
-        "attempts": kick.attempts,
-        "duration_ms": kick.duration.as_secs_f64() * 1e3,
-        "error": kick.error,
-    })
+    let mut answer = json!(KickDocument::from(kick));
+    answer["rule"] = json!(name);
+    answer
 }
 
 /// Sends one request to the daemon at `path`; its answer.

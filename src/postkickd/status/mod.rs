@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::pending::Pending;
+use super::stats::LastKick;
 
 mod metrics;
 mod table;
@@ -91,13 +92,26 @@ struct TriggerDocument {
     cause: String,
 }
 
+/// A kick as `status --json` and the answer to `kick RULE` show it.
 #[derive(Serialize)]
-struct KickDocument {
+pub(crate) struct KickDocument {
     at: String,
     outcome: &'static str,
     attempts: u32,
     duration_ms: f64,
     error: Option<String>,
+}
+
+impl From<LastKick> for KickDocument {
+    fn from(kick: LastKick) -> Self {
+        KickDocument {
+            at: kick.at.to_string(),
+            outcome: kick.outcome.as_str(),
+            attempts: kick.attempts,
+            duration_ms: kick.duration.as_secs_f64() * 1e3,
+            error: kick.error,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -136,13 +150,7 @@ fn rule_document(view: &RuleView) -> RuleDocument<'_> {
             at: at.to_string(),
             cause,
         }),
-        last_kick: record.last_kick.map(|k| KickDocument {
-            at: k.at.to_string(),
-            outcome: k.outcome.as_str(),
-            attempts: k.attempts,
-            duration_ms: k.duration.as_secs_f64() * 1e3,
-            error: k.error,
-        }),
+        last_kick: record.last_kick.map(KickDocument::from),
         consecutive_failures: record.consecutive_failures,
         delivered: record.delivered,
         failed: record.failed,
