@@ -9,7 +9,7 @@
 //! ends; if it comes back while its old kicker is still finishing, the new
 //! kicker waits for it. `on_start` is raised once, when the daemon starts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -130,11 +130,11 @@ impl Running {
             .collect();
         self.sources.reload(&rules)?;
         self.leaving.retain(|_, (_, kicker)| !kicker.is_finished());
-        let kept: Vec<&str> = rules.iter().map(|(p, _)| p.rule.name.as_str()).collect();
+        let kept: HashSet<&str> = rules.iter().map(|(p, _)| p.rule.name.as_str()).collect();
         let gone: Vec<String> = self
             .slots
             .keys()
-            .filter(|name| !kept.contains(&name.as_str()))
+            .filter(|name| !kept.contains(name.as_str()))
             .cloned()
             .collect();
         for name in gone {

@@ -12,7 +12,7 @@
 //! out its jitter); a changed rule keeps the slots it already fired. Nothing
 //! here polls; a timer only raises its rule's [`Pending`], it never kicks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -303,7 +303,8 @@ async fn run(
 }
 
 fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
-    entries.retain(|name, _| rules.iter().any(|r| &r.name == name));
+    let kept: HashSet<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    entries.retain(|name, _| kept.contains(name.as_str()));
     for rule in rules {
         match entries.get_mut(&rule.name) {
             Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending)),
