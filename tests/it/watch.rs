@@ -119,6 +119,20 @@ fn a_hard_link_into_the_directory_is_kicked() {
     pickup.received.wait_for(1, Duration::from_secs(10));
 }
 
+/// A consumer takes a file and the producer writes one of the same name
+/// at once: a new arrival, kicked again however soon it comes.
+#[test]
+fn a_name_written_again_at_once_is_kicked_again() {
+    let (setup, watched, pickup) = watching("");
+    let _daemon = setup.start(&[]);
+    let flag = watched.join("flag");
+    std::fs::write(&flag, b"first").expect("write");
+    pickup.received.wait_for(1, Duration::from_secs(10));
+    std::fs::remove_file(&flag).expect("take the file");
+    std::fs::write(&flag, b"second").expect("write again");
+    pickup.received.wait_for(2, Duration::from_secs(10));
+}
+
 #[test]
 fn two_spellings_of_one_directory_both_kick() {
     let setup = Setup::new(

@@ -45,20 +45,27 @@ pub(super) fn sign(kind: &EventKind) -> Sign {
     }
 }
 
-/// Whether `file`, as `lstat` sees it now, counts as arrived for `spec`.
-pub(super) fn counts(spec: &WatchSpec, file: &Path, sign: Sign) -> bool {
+/// Whether `file`, whose `lstat` data is `meta`, counts as arrived for
+/// `spec`.
+pub(super) fn counts(spec: &WatchSpec, file: &Path, meta: &std::fs::Metadata, sign: Sign) -> bool {
     if !matches_pattern(spec, file) {
         return false;
     }
-    let Ok(meta) = std::fs::symlink_metadata(file) else {
-        return false;
-    };
     let complete = match sign {
         Sign::Arrival => true,
         Sign::Created => meta.is_file() && meta.nlink() > 1,
         Sign::Nothing => false,
     };
-    complete && is_ready(spec.ready, &meta)
+    complete && is_ready(spec.ready, meta)
+}
+
+/// One state of a file: its inode and its last status change. Writing it
+/// again, changing its mode, or another file taking its name makes another.
+pub(super) type Stamp = (u64, i64, i64);
+
+/// The state of the file whose `lstat` data is `meta`.
+pub(super) fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    (meta.ino(), meta.ctime(), meta.ctime_nsec())
 }
 
 fn matches_pattern(spec: &WatchSpec, file: &Path) -> bool {
@@ -120,11 +127,13 @@ pub(super) fn waiting(spec: &WatchSpec, late_before: Option<SystemTime>) -> Wait
     found
 }
 
-/// Files counted a moment ago: the close that follows the mode change of
-/// a finished maildrop file says nothing new, and must not cost a kick.
+/// Files counted a moment ago, in the state they were counted in: the
+/// close that follows the mode change of a finished maildrop file says
+/// nothing new, and must not cost a kick; the same name written again
+/// (a new state) is a new arrival, however soon.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    files: VecDeque<(PathBuf, Instant)>,
+    files: VecDeque<(PathBuf, Stamp, Instant)>,
 }
 
 /// How long a counted file is remembered.
@@ -133,21 +142,22 @@ const RECENT: Duration = Duration::from_secs(1);
 const RECENT_FILES: usize = 256;
 
 impl Recent {
-    /// Remembers `file`; false if it was counted within the last second.
-    pub(super) fn first(&mut self, file: &Path) -> bool {
+    /// Remembers `file` in state `stamp`; false if it was counted in that
+    /// state within the last second.
+    pub(super) fn first(&mut self, file: &Path, stamp: Stamp) -> bool {
         let now = Instant::now();
         while self
             .files
             .front()
-            .is_some_and(|(_, at)| now.duration_since(*at) > RECENT)
+            .is_some_and(|(_, _, at)| now.duration_since(*at) > RECENT)
             || self.files.len() >= RECENT_FILES
         {
             self.files.pop_front();
         }
-        if self.files.iter().any(|(f, _)| f == file) {
+        if self.files.iter().any(|(f, s, _)| f == file && *s == stamp) {
             return false;
         }
-        self.files.push_back((file.to_owned(), now));
+        self.files.push_back((file.to_owned(), stamp, now));
         true
     }
 }

@@ -147,12 +147,18 @@ pub(super) async fn poll(registration: Registration) {
         tokio::time::sleep(every).await;
         let current = listing(directory);
         let changed = current.iter().any(|(name, state)| {
-            previous.get(name) != Some(state)
-                && super::arrival::counts(
+            if previous.get(name) == Some(state) {
+                return false;
+            }
+            let file = directory.join(name);
+            std::fs::symlink_metadata(&file).is_ok_and(|meta| {
+                super::arrival::counts(
                     &registration.spec,
-                    &directory.join(name),
+                    &file,
+                    &meta,
                     super::arrival::Sign::Arrival,
                 )
+            })
         });
         if changed {
             registration

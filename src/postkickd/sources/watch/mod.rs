@@ -133,11 +133,14 @@ impl Shared {
             else {
                 continue;
             };
+            let Ok(meta) = std::fs::symlink_metadata(path) else {
+                continue;
+            };
             let counted: Vec<&Registration> = self
                 .members(group)
-                .filter(|r| arrival::counts(&r.spec, path, sign))
+                .filter(|r| arrival::counts(&r.spec, path, &meta, sign))
                 .collect();
-            if counted.is_empty() || !lock(&self.recent).first(path) {
+            if counted.is_empty() || !lock(&self.recent).first(path, arrival::stamp(&meta)) {
                 continue;
             }
             tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");

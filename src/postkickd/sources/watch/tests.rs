@@ -49,6 +49,11 @@ fn polling_notices_a_new_matching_file() {
     });
 }
 
+/// `arrival::counts` on the file as `lstat` sees it now.
+fn counts_now(spec: &WatchSpec, file: &Path, sign: Sign) -> bool {
+    std::fs::symlink_metadata(file).is_ok_and(|meta| arrival::counts(spec, file, &meta, sign))
+}
+
 #[test]
 fn ordinary_directories_are_not_reported_blind() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -63,12 +68,12 @@ fn executable_readiness_needs_the_owner_execute_bit() {
     std::fs::write(&file, b"x").expect("write");
     let spec = registration(dir.path(), None, None, Readiness::Executable).spec;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    assert!(!arrival::counts(&spec, &file, Sign::Arrival));
+    assert!(!counts_now(&spec, &file, Sign::Arrival));
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o744)).expect("chmod");
-    assert!(arrival::counts(&spec, &file, Sign::Arrival));
+    assert!(counts_now(&spec, &file, Sign::Arrival));
     std::os::unix::fs::symlink(&file, dir.path().join("link")).expect("symlink");
     assert!(
-        !arrival::counts(&spec, &dir.path().join("link"), Sign::Arrival),
+        !counts_now(&spec, &dir.path().join("link"), Sign::Arrival),
         "a symlink was followed"
     );
 }
@@ -79,18 +84,28 @@ fn a_created_file_counts_only_when_it_is_a_hard_link() {
     let spec = registration(dir.path(), None, None, Readiness::Any).spec;
     let file = dir.path().join("new");
     std::fs::write(&file, b"being written").expect("write");
-    assert!(!arrival::counts(&spec, &file, Sign::Created));
+    assert!(!counts_now(&spec, &file, Sign::Created));
     let link = dir.path().join("linked");
     std::fs::hard_link(&file, &link).expect("link");
-    assert!(arrival::counts(&spec, &link, Sign::Created));
+    assert!(counts_now(&spec, &link, Sign::Created));
 }
 
 #[test]
 fn a_file_counted_a_moment_ago_is_not_counted_again() {
     let mut recent = arrival::Recent::default();
-    assert!(recent.first(Path::new("/q/maildrop/A")));
-    assert!(!recent.first(Path::new("/q/maildrop/A")));
-    assert!(recent.first(Path::new("/q/maildrop/B")));
+    assert!(recent.first(Path::new("/q/maildrop/A"), (1, 10, 0)));
+    assert!(!recent.first(Path::new("/q/maildrop/A"), (1, 10, 0)));
+    assert!(recent.first(Path::new("/q/maildrop/B"), (2, 10, 0)));
+}
+
+/// The same name written again, or another file under it, is a new
+/// arrival however soon it comes.
+#[test]
+fn a_file_in_a_new_state_counts_again() {
+    let mut recent = arrival::Recent::default();
+    assert!(recent.first(Path::new("/spool/flag"), (1, 10, 0)));
+    assert!(recent.first(Path::new("/spool/flag"), (1, 10, 5)));
+    assert!(recent.first(Path::new("/spool/flag"), (2, 10, 5)));
 }
 
 #[test]
