@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{identity, lock, Group, Registration, Shared, WatchError};
+use super::{directory_identity, identity, lock, Group, Registration, Shared, WatchError};
 
 /// How often watched paths are looked up again.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
@@ -49,7 +49,7 @@ pub(super) fn watch(
         source,
     };
     let now = match std::fs::metadata(path) {
-        Ok(meta) if meta.is_dir() => identity(path),
+        Ok(meta) => directory_identity(&meta),
         Err(e) if why == Why::Start && e.kind() == std::io::ErrorKind::PermissionDenied => {
             return Err(refused(e));
         }

@@ -64,11 +64,13 @@ pub enum WatchError {
 type Identity = (u64, u64);
 
 fn identity(path: &Path) -> Option<Identity> {
+    directory_identity(&std::fs::metadata(path).ok()?)
+}
+
+/// The identity of a directory, from its `stat` data.
+fn directory_identity(meta: &std::fs::Metadata) -> Option<Identity> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .filter(std::fs::Metadata::is_dir)
-        .map(|m| (m.dev(), m.ino()))
+    meta.is_dir().then(|| (meta.dev(), meta.ino()))
 }
 
 /// The rules watching one directory.
