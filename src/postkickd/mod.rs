@@ -25,6 +25,7 @@ mod stats;
 mod status;
 mod stop;
 mod systemd;
+mod whole_file;
 
 pub use commands::{check, demo, endpoints, kick, next, reload, status, StatusForm};
 pub use control::DEFAULT_CONTROL_PATH;

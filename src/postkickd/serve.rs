@@ -21,7 +21,7 @@ use super::plan::Plan;
 use super::running::Running;
 use super::state::StateFile;
 use super::status::{self, DaemonView, Observed, Reloads};
-use super::{load_plan, systemd, DaemonError, RunOptions};
+use super::{load_plan, systemd, whole_file, DaemonError, RunOptions};
 
 /// How long a stop may take, in-flight kicks included.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -89,13 +89,10 @@ const DEFAULT_STATE_PATH: &str = "/var/lib/postkick/state";
 /// How often the metrics file is written.
 const METRICS_EVERY: Duration = Duration::from_secs(15);
 
-/// Writes the metrics to `path` whole: to a temporary file beside it, then
-/// renamed over it, so that a scrape never reads half a file.
+/// Writes the metrics to `path` whole, so that a scrape never reads half
+/// a file.
 fn write_metrics(path: &Path, observed: &Observed) {
-    let temporary = path.with_extension("prom.tmp");
-    let written = std::fs::write(&temporary, observed.metrics())
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(e) = written {
+    if let Err(e) = whole_file::write(path, observed.metrics().as_bytes()) {
         tracing::warn!(event = "metrics_not_written", file = %path.display(), error = %e, "cannot write the metrics file");
     }
 }

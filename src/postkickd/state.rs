@@ -1,9 +1,9 @@
 //! The daemon's memory across restarts: when each timer rule last fired.
 //!
 //! A small JSON file (`/var/lib/postkick/state` under the unit's
-//! `StateDirectory=`, `run --state PATH` otherwise), written whole to a
-//! temporary file and renamed over the old one, so that a crash leaves
-//! the old state or the new, never half of one. With it a cron rule with
+//! `StateDirectory=`, `run --state PATH` otherwise), written whole
+//! (`whole_file`), so that a crash leaves the old state or the new, never
+//! half of one. With it a cron rule with
 //! `catch_up: true` fires once at start when a slot passed while the
 //! daemon was down, and an `every` rule keeps its rhythm across restarts.
 //! A missing file is a first start; a corrupt or unreadable one is logged
@@ -62,10 +62,7 @@ impl StateFile {
                 .map(|(rule, at)| (rule.clone(), Value::String(at.to_string())))
                 .collect::<serde_json::Map<String, Value>>(),
         });
-        let temporary = self.path.with_extension("tmp");
-        let written = std::fs::write(&temporary, document.to_string())
-            .and_then(|()| std::fs::rename(&temporary, &self.path));
-        if let Err(e) = written {
+        if let Err(e) = super::whole_file::write(&self.path, document.to_string().as_bytes()) {
             tracing::warn!(event = "state_not_saved", file = %self.path.display(), error = %e, "cannot save the state file");
         }
     }
