@@ -5,9 +5,11 @@
 //! kick tool writes a raw request to them. Only `pickup` and `qmgr` are
 //! trigger servers; `flush` and `tlsmgr` accept the one-byte `W`; every
 //! other service speaks an attribute protocol and logs a raw request as a
-//! protocol error without acting on it. The `postkick` command uses this
-//! for one `-v` line and the daemon to lint its rules; nothing here touches
-//! an endpoint.
+//! protocol error without acting on it. For some of those the daemon has
+//! something better than a raw kick, and [`Service::instead`] says what
+//! (anvil: nothing can reset it). The `postkick` command uses this for one
+//! `-v` line and the daemon to lint its rules; nothing here touches an
+//! endpoint.
 
 use std::fmt;
 
@@ -254,6 +256,23 @@ fn queue_manager_effect(request: &[u8]) -> Effect {
 }
 
 impl Service {
+    /// What the daemon can do with this service instead of a raw kick
+    /// that does nothing, if anything.
+    pub(crate) fn instead(&self) -> Option<&'static str> {
+        match self.name {
+            "flush" => Some(
+                "postkickd speaks flush's own protocol: use flush: {site: DOMAIN}, {queue_id: ID}, refresh or purge, whose outcome is the service's answer",
+            ),
+            "showq" => Some(
+                "postkickd status and its metrics read showq for messages per queue and the oldest message's age",
+            ),
+            "anvil" => Some(
+                "anvil has no request that resets its counters (over IPC it answers only connect, disconnect, message, recipient, newtls, newtls_status, auth and lookup); its counts expire after anvil_rate_time_unit (60s); to let a client in sooner raise its smtpd_client_*_limit in main.cf, or exempt it with smtpd_client_event_limit_exceptions, then postfix reload",
+            ),
+            _ => None,
+        }
+    }
+
     /// What this service does with `request`.
     pub(crate) fn effect(&self, request: &[u8]) -> Effect {
         let shown = String::from_utf8_lossy(request);
@@ -332,6 +351,17 @@ mod tests {
                 "unexpected attribute flush from scache socket (expecting: request)".into()
             )
         );
+    }
+
+    #[test]
+    fn anvil_cannot_be_reset_and_flush_has_its_own_actions() {
+        let anvil = lookup(b"anvil").and_then(Service::instead).expect("said");
+        assert!(anvil.contains("no request that resets"));
+        assert!(anvil.contains("anvil_rate_time_unit"));
+        assert!(lookup(b"flush")
+            .and_then(Service::instead)
+            .is_some_and(|s| s.contains("flush: {site: DOMAIN}")));
+        assert_eq!(lookup(b"pickup").and_then(Service::instead), None);
     }
 
     #[test]

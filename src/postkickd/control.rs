@@ -7,8 +7,10 @@
 //! RULE`, `metrics` or `kick RULE`; it gets one answer (JSON, or the
 //! metrics text) and the connection is closed. Anything else, too long or
 //! too slow, gets `{"error": ...}`: a client cannot hold the daemon or
-//! make it read without bound. `kick RULE` raises the rule's pending kick
-//! and answers with that kick's outcome.
+//! make it read without bound. `status` and `metrics` first refresh the
+//! queue's size from showq (bounded, and at most once per 10 s). `kick
+//! RULE` raises the rule's pending kick and answers with that kick's
+//! outcome.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,9 +63,13 @@ async fn answer(mut stream: UnixStream, observed: Arc<Observed>) {
     };
     let words: Vec<&str> = request.split_whitespace().collect();
     let answer = match words.as_slice() {
-        ["status"] => status(&observed, None),
+        ["status"] => {
+            observed.queue.read().await;
+            status(&observed, None)
+        }
         ["status", rule] => status(&observed, Some(rule)),
         ["metrics"] => {
+            observed.queue.read().await;
             let _ = stream.write_all(observed.metrics().as_bytes()).await;
             return;
         }

@@ -25,10 +25,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::pending::Pending;
-use super::plan::{PlannedRule, Source};
+use super::plan::{PlannedRule, Request, Source};
 use super::stats::{self, LastKick, RuleStats};
 use super::stop::{self, stopped, Stop};
+use crate::postfix::attr::AttrError;
 use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
+use crate::postfix::flush::{self, FlushStatus};
 
 /// How a kick ended after all its attempts: recorded, or abandoned
 /// because the daemon is stopping.
@@ -157,7 +159,7 @@ async fn kick(
         "kick",
         rule = %rule.name,
         trigger = %rule.trigger.kind(),
-        target = %rule.target,
+        target = %rule.action,
         cause = %cause
     );
     let at = jiff::Timestamp::now();
@@ -182,6 +184,110 @@ async fn kick(
     done.outcome
 }
 
+/// Why an attempt failed; every one is retried while attempts remain.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    /// A raw kick did not get through.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// The exchange with an answering service broke off.
+    #[error(transparent)]
+    Service(#[from] AttrError),
+    /// The service answered that it failed.
+    #[error("{} answered {}", .endpoint.display(), .status.as_str())]
+    Failed {
+        endpoint: std::path::PathBuf,
+        status: FlushStatus,
+    },
+}
+
+impl AttemptError {
+    fn hint(&self) -> &'static str {
+        match self {
+            Self::Endpoint(e) => e.hint(),
+            Self::Service(e) => e.hint(),
+            Self::Failed { .. } => "the flush service's own error is in the mail log",
+        }
+    }
+}
+
+/// What one attempt's deliveries came to.
+struct Delivered {
+    outcome: stats::Outcome,
+    /// Bytes the raw kicks wrote.
+    bytes: usize,
+    /// How each raw kick's server left, or each service's answer.
+    servers: Vec<&'static str>,
+}
+
+/// Sends the rule's deliveries once, in order, all within its timeout.
+async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
+    let deadline = tokio::time::Instant::now() + planned.rule.timeout;
+    let mut done = Delivered {
+        outcome: stats::Outcome::Delivered,
+        bytes: 0,
+        servers: Vec::new(),
+    };
+    for delivery in &planned.deliveries {
+        match &delivery.request {
+            Request::Raw(request) => {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let report = endpoint::kick(
+                    &delivery.connect,
+                    request.as_bytes(),
+                    Timeouts::within(left),
+                )
+                .await?;
+                // The request did not get through (a full FIFO, a write
+                // that timed out): a failed attempt, retried; only a peer
+                // that read the request and closed before the NUL took it.
+                if let Some(failure) = &report.write_failure {
+                    if !failure.is_peer_closed_after_request() {
+                        return Err(AttemptError::Endpoint(EndpointError::Write {
+                            path: delivery.connect.clone(),
+                            source: std::io::Error::new(
+                                failure.error.kind(),
+                                crate::sys::io_error_text(&failure.error),
+                            ),
+                        }));
+                    }
+                }
+                done.bytes += report.bytes_written;
+                done.servers.push(match report.peer {
+                    PeerOutcome::NotWaited => "fifo",
+                    PeerOutcome::Closed(_) => "closed",
+                    PeerOutcome::ReadTimeout(_) | PeerOutcome::DrainExpired(_) => {
+                        "still open at timeout"
+                    }
+                });
+            }
+            Request::Flush(request) => {
+                let status = flush::request(&delivery.connect, request, deadline).await?;
+                if matches!(status, FlushStatus::Fail | FlushStatus::Other(_)) {
+                    return Err(AttemptError::Failed {
+                        endpoint: delivery.connect.clone(),
+                        status,
+                    });
+                }
+                done.servers.push(status.as_str());
+                done.outcome = stats::Outcome::Answer(status);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// What an administrator should know about a final answer that is not ok.
+fn answer_hint(status: FlushStatus) -> &'static str {
+    match status {
+        FlushStatus::Deny => {
+            "fast_flush_domains does not cover this site: add it in main.cf (fast_flush_domains, by default $relay_domains), then postfix reload"
+        }
+        FlushStatus::Bad => "the flush service found the request malformed: see the mail log",
+        _ => "",
+    }
+}
+
 async fn attempts(
     planned: &PlannedRule,
     dry_run: bool,
@@ -197,54 +303,42 @@ async fn attempts(
         };
     }
     let rule = &planned.rule;
-    let request = rule.target.request.as_bytes();
     tokio::pin!(stopping);
     let started = Instant::now();
     let elapsed_ms = || format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
-    for attempt in 1..=rule.retry.attempts {
-        let timeouts = Timeouts::within(rule.timeout);
-        let result = endpoint::kick(&planned.connect, request, timeouts)
-            .await
-            .and_then(|report| match &report.write_failure {
-                // The request did not get through (a full FIFO, a write
-                // that timed out): a failed attempt, retried; only a peer
-                // that read the request and closed before the NUL took it.
-                Some(failure) if !failure.is_peer_closed_after_request() => {
-                    Err(EndpointError::Write {
-                        path: planned.connect.clone(),
-                        source: std::io::Error::new(
-                            failure.error.kind(),
-                            crate::sys::io_error_text(&failure.error),
-                        ),
-                    })
-                }
-                _ => Ok(report),
-            });
-        match result {
-            Ok(report) => {
-                let peer = match report.peer {
-                    PeerOutcome::NotWaited => "fifo",
-                    PeerOutcome::Closed(_) => "closed",
-                    PeerOutcome::ReadTimeout(_) | PeerOutcome::DrainExpired(_) => {
-                        "still open at timeout"
-                    }
+    let mut attempt_number = 0;
+    loop {
+        attempt_number += 1;
+        match attempt(planned).await {
+            Ok(done) => {
+                let outcome = done.outcome.as_str();
+                let server = done.servers.join(", ");
+                let message = match done.outcome {
+                    stats::Outcome::Answer(_) => "flush answered",
+                    _ => "kick delivered",
                 };
-                if rule.quiet {
-                    tracing::debug!(outcome = %"delivered", attempt, bytes = report.bytes_written, server = %peer, elapsed_ms = %elapsed_ms(), "kick delivered");
+                let hint = match done.outcome {
+                    stats::Outcome::Answer(status) => answer_hint(status),
+                    _ => "",
+                };
+                if !hint.is_empty() {
+                    tracing::error!(outcome, attempt = attempt_number, server = %server, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
+                } else if rule.quiet {
+                    tracing::debug!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
                 } else {
-                    tracing::info!(outcome = %"delivered", attempt, bytes = report.bytes_written, server = %peer, elapsed_ms = %elapsed_ms(), "kick delivered");
+                    tracing::info!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
                 }
                 return Attempts {
-                    outcome: Outcome::Ended(stats::Outcome::Delivered),
-                    count: attempt,
-                    error: None,
+                    outcome: Outcome::Ended(done.outcome),
+                    count: attempt_number,
+                    error: (!hint.is_empty()).then(|| format!("answered {outcome}: {hint}")),
                 };
             }
-            Err(err) if attempt < rule.retry.attempts => {
-                let delay = rule.retry.delay_before(attempt + 1);
+            Err(err) if attempt_number < rule.retry.attempts => {
+                let delay = rule.retry.delay_before(attempt_number + 1);
                 tracing::warn!(
                     outcome = %"retrying",
-                    attempt,
+                    attempt = attempt_number,
                     error = %err,
                     retry_in_ms = delay.as_millis(),
                     "kick failed: {err}; retrying"
@@ -255,16 +349,20 @@ async fn attempts(
                     () = &mut stopping => {
                         return Attempts {
                             outcome: Outcome::Abandoned,
-                            count: attempt,
+                            count: attempt_number,
                             error: Some(err.to_string()),
                         }
                     }
                 }
             }
             Err(err) => {
+                let outcome = match &err {
+                    AttemptError::Failed { status, .. } => stats::Outcome::Answer(*status),
+                    _ => stats::Outcome::Failed,
+                };
                 tracing::error!(
-                    outcome = %"failed",
-                    attempts = attempt,
+                    outcome = %outcome.as_str(),
+                    attempts = attempt_number,
                     error = %err,
                     hint = %err.hint(),
                     elapsed_ms = %elapsed_ms(),
@@ -272,16 +370,11 @@ async fn attempts(
                     err.hint()
                 );
                 return Attempts {
-                    outcome: Outcome::Ended(stats::Outcome::Failed),
-                    count: attempt,
+                    outcome: Outcome::Ended(outcome),
+                    count: attempt_number,
                     error: Some(format!("{err}: {}", err.hint())),
                 };
             }
         }
-    }
-    Attempts {
-        outcome: Outcome::Ended(stats::Outcome::Failed),
-        count: rule.retry.attempts,
-        error: None,
     }
 }

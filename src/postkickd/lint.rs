@@ -14,12 +14,14 @@
 
 use std::time::Duration;
 
+use crate::postfix::config::MainCf;
+use crate::postfix::domain_list::{Coverage, DomainList};
 use crate::postfix::endpoint::{self, EndpointError};
 use crate::postfix::services;
 use crate::rules::schedule::Cron;
-use crate::rules::{Position, Rule, Trigger};
+use crate::rules::{Action, Flush, Position, Rule, Target, Trigger};
 
-use super::plan::{Plan, Source};
+use super::plan::{Delivery, Plan, Source};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,30 +63,8 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules {
         let mut warn = |message: String| findings.push(finding(rule, Severity::Warning, message));
-        let target = &rule.target;
-        if quoted(&target.request) {
-            warn(format!(
-                "the request {:?} is sent with its quotes; in \"kick: class service request\" quotes are part of the request: write {}",
-                target.request,
-                &target.request[1..target.request.len() - 1]
-            ));
-        }
-        if let Some(service) = services::lookup(target.service.as_bytes()) {
-            let effect = service.effect(target.request.as_bytes());
-            if effect.is_useless() {
-                warn(format!(
-                    "kick {} {} {:?}: {effect}",
-                    target.class, target.service, target.request
-                ));
-            }
-            if service.class.as_str() != target.class {
-                warn(format!(
-                    "{} usually lives in {}/, not {}/",
-                    service.name,
-                    service.class.as_str(),
-                    target.class
-                ));
-            }
+        if let Action::Kick(target) = &rule.action {
+            kick(target, &mut warn);
         }
         match &rule.trigger {
             Trigger::Every { period, .. } if *period < Duration::from_secs(1) => warn(format!(
@@ -114,11 +94,151 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
     findings
 }
 
+/// What a raw kick's request and service say.
+fn kick(target: &Target, warn: &mut impl FnMut(String)) {
+    if quoted(&target.request) {
+        warn(format!(
+            "the request {:?} is sent with its quotes; in \"kick: class service request\" quotes are part of the request: write {}",
+            target.request,
+            &target.request[1..target.request.len() - 1]
+        ));
+    }
+    if let Some(service) = services::lookup(target.service.as_bytes()) {
+        let effect = service.effect(target.request.as_bytes());
+        if effect.is_useless() {
+            let instead = service
+                .instead()
+                .map_or(String::new(), |instead| format!("; {instead}"));
+            warn(format!(
+                "kick {} {} {:?}: {effect}{instead}",
+                target.class, target.service, target.request
+            ));
+        }
+        if service.class.as_str() != target.class {
+            warn(format!(
+                "{} usually lives in {}/, not {}/",
+                service.name,
+                service.class.as_str(),
+                target.class
+            ));
+        }
+    }
+}
+
+/// What `main.cf` says about each enabled flush rule: a site that
+/// `fast_flush_domains` does not cover is an error (the service answers
+/// deny), one behind a lookup table a warning; refresh and purge with no
+/// fast-flush domains do nothing.
+pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
+    let value = main_cf.parameter("fast_flush_domains").unwrap_or_default();
+    let domains = DomainList::parse(
+        "fast_flush_domains",
+        &value,
+        &main_cf
+            .parameter("parent_domain_matches_subdomains")
+            .unwrap_or_default(),
+    );
+    let main_cf_path = main_cf.config_directory.join("main.cf");
+    let mut findings = Vec::new();
+    for planned in plan.enabled() {
+        let rule = &planned.rule;
+        match &rule.action {
+            Action::Flush(Flush::Site(site)) => match domains.covers(site) {
+                Coverage::Covered(_) => {}
+                Coverage::NotCovered(negated) => {
+                    let why = negated.map_or(String::new(), |entry| format!(" (its entry {entry} excludes it)"));
+                    findings.push(finding(
+                        rule,
+                        Severity::Error,
+                        format!(
+                            "flush site {site}: fast_flush_domains does not cover it{why}, so the flush service answers deny: in {}, {}, then postfix reload",
+                            main_cf_path.display(),
+                            fast_flush_line(&main_cf_path, &value, site)
+                        ),
+                    ));
+                }
+                Coverage::Unknown(table) => findings.push(finding(
+                    rule,
+                    Severity::Warning,
+                    format!(
+                        "flush site {site}: fast_flush_domains looks it up in {table}, which only Postfix can read: check with postmap -q {site} {table}"
+                    ),
+                )),
+            },
+            Action::Flush(request @ (Flush::Refresh | Flush::Purge)) if domains.is_empty() => {
+                findings.push(finding(
+                    rule,
+                    Severity::Warning,
+                    format!(
+                        "{}: fast_flush_domains is empty, so the flush service keeps no per-destination logs and this does nothing (postqueue would answer deny)",
+                        Action::Flush(request.clone())
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    findings
+}
+
+/// The `main.cf` line that would cover `site`: the file's own
+/// `fast_flush_domains` line, changed, or a new one.
+fn fast_flush_line(main_cf: &std::path::Path, value: &str, site: &str) -> String {
+    let text = std::fs::read_to_string(main_cf).unwrap_or_default();
+    let written = text.lines().enumerate().find(|(_, line)| {
+        line.strip_prefix("fast_flush_domains")
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    match written {
+        Some((index, line)) => format!(
+            "change line {} \"{}\" to \"{}, {site}\"",
+            index + 1,
+            line.trim_end(),
+            line.trim_end().trim_end_matches(',')
+        ),
+        None if value.trim().is_empty() => {
+            format!("add the line \"fast_flush_domains = {site}\"")
+        }
+        None => format!(
+            "add the line \"fast_flush_domains = $relay_domains, {site}\" (it is now $relay_domains: {value})"
+        ),
+    }
+}
+
 /// Whether the error is about permissions rather than absence.
 fn denied(err: &EndpointError) -> bool {
     std::error::Error::source(err)
         .and_then(|e| e.downcast_ref::<std::io::Error>())
         .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
+/// What a delivery's endpoint looks like from here.
+fn probe(rule: &Rule, delivery: &Delivery, user: &str) -> Option<Finding> {
+    match endpoint::probe(&delivery.connect) {
+            Err(err) if denied(&err) => Some(finding(
+                rule,
+                Severity::Error,
+                format!(
+                    "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
+                    delivery.endpoint.display()
+                ),
+            )),
+            Err(err @ EndpointError::NameTooLong { .. }) => Some(finding(
+                rule,
+                Severity::Error,
+                format!("endpoint: {err}: {}", err.hint()),
+            )),
+            Err(err) => Some(finding(
+                rule,
+                Severity::Warning,
+                format!(
+                    "endpoint {}: {err}: {}",
+                    delivery.endpoint.display(),
+                    err.hint()
+                ),
+            )),
+            Ok(_) => None,
+        }
 }
 
 /// What the queue says about each enabled rule's endpoint and directory,
@@ -128,30 +248,8 @@ pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
     let mut findings = Vec::new();
     for planned in plan.enabled() {
         let rule = &planned.rule;
-        match endpoint::probe(&planned.connect) {
-            Err(err) if denied(&err) => findings.push(finding(
-                rule,
-                Severity::Error,
-                format!(
-                    "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
-                    planned.endpoint.display()
-                ),
-            )),
-            Err(err @ EndpointError::NameTooLong { .. }) => findings.push(finding(
-                rule,
-                Severity::Error,
-                format!("endpoint: {err}: {}", err.hint()),
-            )),
-            Err(err) => findings.push(finding(
-                rule,
-                Severity::Warning,
-                format!(
-                    "endpoint {}: {err}: {}",
-                    planned.endpoint.display(),
-                    err.hint()
-                ),
-            )),
-            Ok(_) => {}
+        for delivery in &planned.deliveries {
+            findings.extend(probe(rule, delivery, &user));
         }
         if let Source::Watch(watch) = &planned.source {
             let directory = watch.directory.display();

@@ -17,6 +17,7 @@ mod lint;
 mod logging;
 mod pending;
 mod plan;
+mod queue;
 mod running;
 mod serve;
 mod sources;

@@ -1,11 +1,14 @@
 //! The plan: a validated rules file resolved against one `main.cf`, once.
 //!
 //! Everything that depends on where Postfix lives is decided here and
-//! nowhere else: each rule's endpoint path, each watched directory as an
-//! absolute path, and when a file in it counts as arrived (`executable`
-//! for the queue's own maildrop, which postdrop finishes by its mode). The
-//! daemon runs a plan, `check` lints one; neither resolves a path again.
-//! It reads nothing and touches nothing: paths are only joined.
+//! nowhere else: what each rule's action sends where (a raw kick to its
+//! endpoint; a flush request to the flush service; `flush: all` as the two
+//! kicks `postqueue -f` sends, to the services `main.cf` names), each
+//! watched directory as an absolute path, and when a file in it counts as
+//! arrived (`executable` for the queue's own maildrop, which postdrop
+//! finishes by its mode). The daemon runs a plan, `check` lints one;
+//! neither resolves a path again. It reads nothing and touches nothing:
+//! paths are only joined.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,7 +16,8 @@ use std::time::Duration;
 use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
-use crate::rules::{Readiness, Rule, RuleSet, Trigger};
+use crate::postfix::flush::FlushRequest;
+use crate::rules::{Action, Flush, Readiness, Rule, RuleSet, Trigger};
 
 /// A rules file resolved against a queue directory.
 #[derive(Debug, Clone)]
@@ -24,6 +28,8 @@ pub(crate) struct Plan {
     pub rules: Vec<PlannedRule>,
     /// Where to write the metrics, if anywhere.
     pub metrics_file: Option<PathBuf>,
+    /// The showq service, from within the queue directory.
+    pub showq: PathBuf,
 }
 
 /// One rule with everything it needs at run time.
@@ -31,14 +37,32 @@ pub(crate) struct Plan {
 pub(crate) struct PlannedRule {
     /// The rule as validated.
     pub rule: Rule,
+    /// What its action sends, in order (two kicks for `flush: all`).
+    pub deliveries: Vec<Delivery>,
+    /// What raises it.
+    pub source: Source,
+}
+
+/// One request to one service.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivery {
     /// `queue_directory/class/service`, for messages.
     pub endpoint: PathBuf,
-    /// `class/service`: what kicks connect to, from within the queue
+    /// `class/service`: what it connects to, from within the queue
     /// directory (the daemon works there, as Postfix's programs do, so
     /// that a long queue directory does not overflow `sockaddr_un`).
     pub connect: PathBuf,
-    /// What raises it.
-    pub source: Source,
+    /// What it sends.
+    pub request: Request,
+}
+
+/// What a delivery sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// Raw bytes to a trigger endpoint: the core sender's kick.
+    Raw(String),
+    /// An attribute-protocol request, answered with a status.
+    Flush(FlushRequest),
 }
 
 /// What makes a planned rule fire.
@@ -72,20 +96,53 @@ impl Plan {
     /// Resolves `rules` against `main_cf`'s queue directory.
     pub(super) fn resolve(rule_set: &RuleSet, main_cf: &MainCf) -> Plan {
         let queue = &main_cf.queue_directory;
+        let service = |name: &str, default: &str| {
+            main_cf
+                .parameter(name)
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let delivery = |class: &str, service: &str, request: Request| Delivery {
+            endpoint: endpoint::locate(queue, class.as_bytes(), service.as_bytes()),
+            connect: endpoint::locate(Path::new(""), class.as_bytes(), service.as_bytes()),
+            request,
+        };
+        let flush_service = service("flush_service_name", "flush");
+        let flush =
+            |request: FlushRequest| delivery("public", &flush_service, Request::Flush(request));
         let rules = rule_set
             .rules
             .iter()
             .map(|rule| PlannedRule {
-                endpoint: endpoint::locate(
-                    queue,
-                    rule.target.class.as_bytes(),
-                    rule.target.service.as_bytes(),
-                ),
-                connect: endpoint::locate(
-                    Path::new(""),
-                    rule.target.class.as_bytes(),
-                    rule.target.service.as_bytes(),
-                ),
+                deliveries: match &rule.action {
+                    Action::Kick(target) => vec![delivery(
+                        &target.class,
+                        &target.service,
+                        Request::Raw(target.request.clone()),
+                    )],
+                    // What postqueue -f sends: qmgr forgets dead
+                    // destinations and rescans everything; pickup scans
+                    // the maildrop.
+                    Action::Flush(Flush::All) => vec![
+                        delivery(
+                            "public",
+                            &service("queue_service_name", "qmgr"),
+                            Request::Raw("FADI".to_owned()),
+                        ),
+                        delivery(
+                            "public",
+                            &service("pickup_service_name", "pickup"),
+                            Request::Raw("W".to_owned()),
+                        ),
+                    ],
+                    Action::Flush(Flush::Site(site)) => {
+                        vec![flush(FlushRequest::SendSite(site.clone()))]
+                    }
+                    Action::Flush(Flush::QueueId(id)) => {
+                        vec![flush(FlushRequest::SendFile(id.clone()))]
+                    }
+                    Action::Flush(Flush::Refresh) => vec![flush(FlushRequest::Refresh)],
+                    Action::Flush(Flush::Purge) => vec![flush(FlushRequest::Purge)],
+                },
                 source: source(&rule.trigger, queue),
                 rule: rule.clone(),
             })
@@ -94,6 +151,11 @@ impl Plan {
             queue_directory: queue.clone(),
             rules,
             metrics_file: rule_set.metrics_file.clone(),
+            showq: endpoint::locate(
+                Path::new(""),
+                b"public",
+                service("showq_service_name", "showq").as_bytes(),
+            ),
         }
     }
 

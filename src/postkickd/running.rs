@@ -163,7 +163,7 @@ impl Running {
                 name: planned.rule.name.clone(),
                 trigger: planned.rule.trigger.kind(),
                 enabled: planned.rule.enabled,
-                target: planned.rule.target.to_string(),
+                target: planned.rule.action.to_string(),
                 pending: self
                     .slots
                     .get(&planned.rule.name)

@@ -18,6 +18,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::control;
 use super::plan::Plan;
+use super::queue::QueueGauge;
 use super::running::Running;
 use super::state::StateFile;
 use super::status::{self, DaemonView, Observed, Reloads};
@@ -158,6 +159,7 @@ pub(super) async fn serve(
             queue_directory: queue.display().to_string(),
         },
         running.views(&plan),
+        QueueGauge::new(plan.showq.clone()),
     ));
     let control = control_socket(options)?;
     let _control = control.map(|listener| {
@@ -188,8 +190,14 @@ pub(super) async fn serve(
                 }
             }
             _ = metrics_tick.tick(), if metrics_file.is_some() => {
-                if let Some(path) = &metrics_file {
-                    write_metrics(path, &observed);
+                if let Some(path) = metrics_file.clone() {
+                    // showq may take seconds on a huge queue: the loop
+                    // goes on meanwhile.
+                    let observed = Arc::clone(&observed);
+                    tokio::spawn(async move {
+                        observed.queue.read().await;
+                        write_metrics(&path, &observed);
+                    });
                 }
             }
             _ = status_tick.tick(), if systemd::listening() => {
@@ -210,6 +218,7 @@ pub(super) async fn serve(
                     }
                     queue = plan.queue_directory.clone();
                     metrics_file = plan.metrics_file.clone();
+                    observed.queue.set_showq(plan.showq.clone());
                     Ok((summary(&plan, options.dry_run), running.views(&plan)))
                 });
                 observed.reloaded(

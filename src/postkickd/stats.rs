@@ -9,6 +9,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::postfix::flush::FlushStatus;
 
 /// Upper bounds, in seconds, of the kick-duration histogram's buckets.
 pub(crate) const DURATION_BUCKETS: [f64; 10] = [
@@ -20,6 +23,8 @@ pub(crate) const DURATION_BUCKETS: [f64; 10] = [
 pub(crate) enum Outcome {
     /// The endpoint took the request.
     Delivered,
+    /// A service answered (a flush): what it said.
+    Answer(FlushStatus),
     /// Every attempt failed.
     Failed,
     /// `--dry-run`: nothing was sent.
@@ -30,9 +35,40 @@ impl Outcome {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Delivered => "delivered",
+            Self::Answer(status) => status.as_str(),
             Self::Failed => "failed",
             Self::DryRun => "dry-run",
         }
+    }
+
+    /// The rule did what it is for (or, dry, would have tried).
+    pub(crate) fn succeeded(self) -> bool {
+        matches!(
+            self,
+            Self::Delivered | Self::Answer(FlushStatus::Ok) | Self::DryRun
+        )
+    }
+}
+
+/// A flush rule's answers from the service, by status.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub(crate) struct Answers {
+    pub ok: u64,
+    pub bad: u64,
+    pub deny: u64,
+    /// `fail`, and any number no Postfix release sends.
+    pub fail: u64,
+}
+
+impl Answers {
+    /// Each status with its count, as the metrics label them.
+    pub(crate) fn by_status(&self) -> [(&'static str, u64); 4] {
+        [
+            ("ok", self.ok),
+            ("bad", self.bad),
+            ("deny", self.deny),
+            ("fail", self.fail),
+        ]
     }
 }
 
@@ -64,6 +100,8 @@ pub(crate) struct Record {
     pub delivered: u64,
     /// Kicks failed after all their attempts.
     pub failed: u64,
+    /// A flush rule's answers.
+    pub answers: Answers,
     /// Attempts retried.
     pub retried: u64,
     /// Triggers that came while a kick was pending and folded into it.
@@ -175,16 +213,23 @@ impl RuleStats {
             r.durations[bucket] += 1;
             r.duration_sum += seconds;
             match kick.outcome {
-                Outcome::Delivered => {
-                    r.delivered += 1;
+                Outcome::Delivered => r.delivered += 1,
+                Outcome::Answer(status) => match status {
+                    FlushStatus::Ok => r.answers.ok += 1,
+                    FlushStatus::Bad => r.answers.bad += 1,
+                    FlushStatus::Deny => r.answers.deny += 1,
+                    FlushStatus::Fail | FlushStatus::Other(_) => r.answers.fail += 1,
+                },
+                Outcome::Failed => r.failed += 1,
+                Outcome::DryRun => {}
+            }
+            match kick.outcome {
+                Outcome::DryRun => {}
+                outcome if outcome.succeeded() => {
                     r.consecutive_failures = 0;
                     r.last_success = Some(kick.at);
                 }
-                Outcome::Failed => {
-                    r.failed += 1;
-                    r.consecutive_failures += 1;
-                }
-                Outcome::DryRun => {}
+                _ => r.consecutive_failures += 1,
             }
             r.last_kick = Some(kick);
         });

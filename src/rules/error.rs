@@ -68,6 +68,8 @@ pub enum Expected {
     Duration,
     /// A kick: three words or a mapping.
     Kick,
+    /// A flush: a word or a mapping.
+    Flush,
 }
 
 impl fmt::Display for Expected {
@@ -79,6 +81,7 @@ impl fmt::Display for Expected {
             Self::Boolean => "true or false",
             Self::Duration => "a duration",
             Self::Kick => "\"class service request\" or a mapping",
+            Self::Flush => "all, refresh, purge, {site: DOMAIN} or {queue_id: ID}",
         })
     }
 }
@@ -232,10 +235,32 @@ pub enum RuleErrorKind {
         /// As written.
         file: String,
     },
-    /// A rule without `kick:`.
-    NoKick {
+    /// A rule with neither `kick:` nor `flush:`.
+    NoAction {
         /// The rule.
         rule: RuleLabel,
+    },
+    /// A rule with both `kick` and `flush`.
+    TwoActions {
+        /// The rule.
+        rule: RuleLabel,
+    },
+    /// `flush:` a word that is not one of its requests.
+    FlushWord {
+        /// As written.
+        text: String,
+    },
+    /// `flush:` a mapping without exactly one of `site` and `queue_id`.
+    FlushMapping,
+    /// A site that cannot be a destination domain.
+    FlushSite {
+        /// As written.
+        text: String,
+    },
+    /// A queue ID that the flush service would answer `bad` to.
+    FlushQueueId {
+        /// As written.
+        text: String,
     },
 }
 
@@ -370,9 +395,32 @@ impl fmt::Display for RuleErrorKind {
                 f,
                 "metrics_file \"{file}\" must be an absolute path ending in .prom (node_exporter's textfile collector reads *.prom), e.g. /var/lib/prometheus/node-exporter/postkickd.prom"
             ),
-            Self::NoKick { rule } => {
-                write!(f, "{rule} has no kick: add e.g. \"kick: public qmgr I\"")
-            }
+            Self::NoAction { rule } => write!(
+                f,
+                "{rule} has no action: add a kick (e.g. \"kick: public qmgr I\") or a flush (e.g. \"flush: {{site: example.com}}\")"
+            ),
+            Self::TwoActions { rule } => write!(
+                f,
+                "{rule} has both kick and flush: a rule does one thing; split it into two rules"
+            ),
+            Self::FlushWord { text } => write!(
+                f,
+                "flush \"{}\" is not a flush request: write all (as postqueue -f), refresh, purge, {{site: DOMAIN}} (as postqueue -s) or {{queue_id: ID}} (as postqueue -i)",
+                text.escape_debug()
+            ),
+            Self::FlushMapping => f.write_str(
+                "flush needs exactly one of site (a destination domain) and queue_id (a message)",
+            ),
+            Self::FlushSite { text } => write!(
+                f,
+                "flush site \"{}\" is not a domain name: write the destination domain, e.g. example.com (at most 255 characters, no spaces)",
+                text.escape_debug()
+            ),
+            Self::FlushQueueId { text } => write!(
+                f,
+                "flush queue_id \"{}\" is not a queue ID (letters, digits and _, at most 255): copy it from mailq or postqueue -p",
+                text.escape_debug()
+            ),
         }
     }
 }

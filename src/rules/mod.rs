@@ -61,6 +61,43 @@ impl fmt::Display for Target {
     }
 }
 
+/// A request to Postfix's fast-flush machinery, as `postqueue` makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flush {
+    /// Deliver the mail queued for a destination (`postqueue -s`).
+    Site(String),
+    /// Deliver one message (`postqueue -i`).
+    QueueId(String),
+    /// Deliver everything now (`postqueue -f`: qmgr `FADI`, pickup `W`).
+    All,
+    /// Refresh the flush service's per-destination logs.
+    Refresh,
+    /// Refresh all of them now.
+    Purge,
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A raw kick (`kick:`).
+    Kick(Target),
+    /// A flush (`flush:`), whose outcome is the service's answer.
+    Flush(Flush),
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kick(target) => target.fmt(f),
+            Self::Flush(Flush::Site(site)) => write!(f, "flush site {site}"),
+            Self::Flush(Flush::QueueId(id)) => write!(f, "flush queue_id {id}"),
+            Self::Flush(Flush::All) => f.write_str("flush all"),
+            Self::Flush(Flush::Refresh) => f.write_str("flush refresh"),
+            Self::Flush(Flush::Purge) => f.write_str("flush purge"),
+        }
+    }
+}
+
 /// Retries of a failed kick: `attempts` in all, waiting `backoff`, then
 /// twice that, and so on, never more than `max_backoff`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,8 +200,8 @@ pub struct Rule {
     pub name: String,
     /// What fires it.
     pub trigger: Trigger,
-    /// What it sends.
-    pub target: Target,
+    /// What it does.
+    pub action: Action,
     /// The longest a kick may take, waits for the server included.
     pub timeout: Duration,
     /// What to do when a kick fails.

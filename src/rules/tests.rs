@@ -45,12 +45,12 @@ fn the_contract_example_is_valid() {
     let kinds: Vec<&str> = set.rules.iter().map(|r| r.trigger.kind()).collect();
     assert_eq!(kinds, ["watch", "cron", "every"]);
     assert_eq!(
-        set.rules[2].target,
-        Target {
+        set.rules[2].action,
+        Action::Kick(Target {
             class: "public".into(),
             service: "qmgr".into(),
             request: "D".into()
-        }
+        })
     );
     assert_eq!(set.rules[0].timeout, Duration::from_secs(10));
     match &set.rules[0].trigger {
@@ -125,7 +125,7 @@ fn options_are_read() {
     )
     .expect("valid");
     let rule = &set.rules[0];
-    assert_eq!(rule.target.request, "");
+    assert!(matches!(&rule.action, Action::Kick(t) if t.request.is_empty()));
     assert_eq!(rule.timeout, Duration::from_secs(2));
     assert!(!rule.enabled && rule.on_start);
     assert_eq!(rule.retry.attempts, 3);
@@ -214,7 +214,7 @@ fn every_rule_key_is_listed_once_in_table_order() {
     };
     assert_eq!(
         expected.join(", "),
-        "name, cron, every, watch, timezone, jitter, catch_up, pattern, debounce, poll, ready, drain_within, kick, timeout, retry, enabled, on_start, quiet"
+        "name, cron, every, watch, timezone, jitter, catch_up, pattern, debounce, poll, ready, drain_within, kick, flush, timeout, retry, enabled, on_start, quiet"
     );
 }
 
@@ -244,4 +244,63 @@ fn a_key_written_twice_hides_no_other_mistake() {
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].starts_with("rules.yaml:4:5: \"every\" is written twice"));
     assert!(found[1].starts_with("rules.yaml:7:12: bad duration \"5 parsecs\""));
+}
+
+#[test]
+fn flush_actions_are_read() {
+    let set = parse(
+        "rules:\n  - name: a\n    every: 5m\n    flush: {site: Partner.Example}\n  - name: b\n    cron: '0 6 * * *'\n    flush: all\n  - name: c\n    every: 1h\n    flush: {queue_id: 4XyZ_1}\n  - name: d\n    every: 1h\n    flush: refresh\n  - name: e\n    every: 1d\n    flush: purge\n",
+    )
+    .expect("valid");
+    let actions: Vec<String> = set.rules.iter().map(|r| r.action.to_string()).collect();
+    assert_eq!(
+        actions,
+        [
+            "flush site partner.example",
+            "flush all",
+            "flush queue_id 4XyZ_1",
+            "flush refresh",
+            "flush purge"
+        ]
+    );
+}
+
+#[test]
+fn flush_mistakes_are_named() {
+    let one = |flush: &str| {
+        kinds(&format!(
+            "rules:\n  - name: a\n    every: 5m\n    flush: {flush}\n"
+        ))
+    };
+    assert_eq!(
+        one("everything"),
+        [RuleErrorKind::FlushWord {
+            text: "everything".into()
+        }]
+    );
+    assert_eq!(one("{}"), [RuleErrorKind::FlushMapping]);
+    assert_eq!(
+        one("{site: a.example, queue_id: X}"),
+        [RuleErrorKind::FlushMapping]
+    );
+    assert_eq!(
+        one("{site: 'a b'}"),
+        [RuleErrorKind::FlushSite { text: "a b".into() }]
+    );
+    assert_eq!(
+        one("{queue_id: 'x-1'}"),
+        [RuleErrorKind::FlushQueueId { text: "x-1".into() }]
+    );
+    assert!(matches!(
+        kinds("rules:\n  - name: a\n    every: 5m\n    flush: all\n    kick: public qmgr I\n")
+            .as_slice(),
+        [RuleErrorKind::TwoActions { .. }]
+    ));
+    assert!(matches!(
+        kinds("rules:\n  - name: a\n    every: 5m\n").as_slice(),
+        [RuleErrorKind::NoAction { .. }]
+    ));
+    let text = errors("rules:\n  - name: a\n    every: 5m\n    flush: {site: 'a b'}\n");
+    assert_eq!(text.len(), 1);
+    assert!(text[0].starts_with("rules.yaml:4:"), "{text:?}");
 }

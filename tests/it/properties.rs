@@ -1,6 +1,7 @@
-//! Property tests of the three parsers that take outside input: the rules
-//! file, `main.cf` with its `$name` expansion, and `postkick`'s command
-//! line. Whatever the input: no panic, no hang, and errors that say where.
+//! Property tests of the parsers that take outside input: the rules file,
+//! `main.cf` with its `$name` expansion, `postkick`'s command line, and
+//! the attribute lists Postfix's services answer with. Whatever the input:
+//! no panic, no hang, bounded memory, and errors that say where.
 //!
 //! `cargo fuzz` needs a nightly toolchain, which these machines cannot
 //! fetch; proptest drives the same targets on stable. CI runs the default
@@ -10,6 +11,7 @@
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
+use postkick::postfix::attr::{self, Decoder, Item, Limits};
 use postkick::postfix::config::{self, ConfigWarning, LoadOptions};
 use postkick::postkick::getopt;
 use postkick::rules;
@@ -35,7 +37,7 @@ fn macro_text() -> impl Strategy<Value = String> {
 fn rules_text() -> impl Strategy<Value = String> {
     let key = prop::sample::select(vec![
         "name", "cron", "every", "watch", "timezone", "jitter", "pattern", "debounce", "poll",
-        "ready", "kick", "timeout", "retry", "enabled", "on_start", "bogus",
+        "ready", "kick", "flush", "timeout", "retry", "enabled", "on_start", "bogus",
     ]);
     let value = prop::sample::select(vec![
         "x",
@@ -60,6 +62,11 @@ fn rules_text() -> impl Strategy<Value = String> {
         "{attempts: 3}",
         "~",
         "\"61 * * * *\"",
+        "all",
+        "refresh",
+        "{site: partner.example}",
+        "{queue_id: 4XyZ1}",
+        "{site: '', queue_id: x}",
         "executable",
         "&a x",
         "*a",
@@ -78,7 +85,69 @@ fn rules_text() -> impl Strategy<Value = String> {
     prop::collection::vec(rule, 0..6).prop_map(|rules| format!("rules:\n{}", rules.concat()))
 }
 
+/// Decodes `bytes` fed in pieces of the given sizes; the items, or the
+/// first error. Asserts the decoder's bound after every piece.
+fn decode_in_pieces(
+    bytes: &[u8],
+    pieces: &[usize],
+    limits: Limits,
+) -> Result<Vec<Item>, attr::DecodeError> {
+    let mut decoder = Decoder::new(limits);
+    let mut items = Vec::new();
+    let mut rest = bytes;
+    let mut sizes = pieces.iter().cycle();
+    while !rest.is_empty() {
+        let size = (*sizes.next().unwrap_or(&1)).clamp(1, rest.len());
+        decoder.feed(&rest[..size]);
+        rest = &rest[size..];
+        while let Some(item) = decoder.next_item()? {
+            items.push(item);
+        }
+        assert!(decoder.buffered() <= limits.name.max(limits.value));
+    }
+    Ok(items)
+}
+
+/// Attribute names and values as Postfix sends them: no NUL.
+fn attribute_text() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[^\\x00]{0,40}").expect("regex")
+}
+
 proptest! {
+    #[test]
+    fn attribute_decoder_never_panics_and_stays_bounded(
+        bytes in prop::collection::vec(any::<u8>(), 0..2000),
+        pieces in prop::collection::vec(1usize..300, 1..8),
+        name_limit in 0usize..64,
+        value_limit in 0usize..256,
+    ) {
+        let started = Instant::now();
+        let limits = Limits { name: name_limit, value: value_limit };
+        let _ = decode_in_pieces(&bytes, &pieces, limits);
+        prop_assert!(started.elapsed() < LIMIT);
+    }
+
+    #[test]
+    fn attribute_lists_round_trip_in_any_pieces(
+        lists in prop::collection::vec(
+            prop::collection::vec((attribute_text(), attribute_text()), 0..5), 0..5),
+        pieces in prop::collection::vec(1usize..50, 1..8),
+    ) {
+        let lists: Vec<Vec<(String, String)>> = lists
+            .into_iter()
+            .map(|list| list.into_iter().filter(|(name, _)| !name.is_empty()).collect())
+            .collect();
+        let mut bytes = Vec::new();
+        let mut expected = Vec::new();
+        for list in &lists {
+            let borrowed: Vec<(&str, &str)> = list.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            bytes.extend(attr::encode(&borrowed));
+            expected.extend(list.iter().map(|(name, value)| Item::Attribute { name: name.clone(), value: value.clone() }));
+            expected.push(Item::End);
+        }
+        prop_assert_eq!(decode_in_pieces(&bytes, &pieces, Limits::default()), Ok(expected));
+    }
+
     #[test]
     fn rules_parser_never_panics_on_any_text(text in any::<String>()) {
         let started = Instant::now();

@@ -3,11 +3,13 @@
 //! This module owns the configuration directory choice, the preloaded
 //! parameters (`process_name`, `config_directory`), Postfix's built-in
 //! defaults in Postfix's processing order (a default becomes visible to
-//! `$name` only once its parameter has been processed), and the validation of
-//! the parameters the kick tools use: `queue_directory`, `trigger_timeout`,
-//! `application_event_drain_time`, `import_environment`, `smtputf8_enable`
-//! and `compatibility_level`. The file is trusted as much as Postfix trusts
-//! it: when this process runs set-id, a configuration directory other than
+//! `$name` only once its parameter has been processed), and the validation
+//! of the parameters the kick tools use: `queue_directory`,
+//! `trigger_timeout`, `application_event_drain_time`, `import_environment`,
+//! `smtputf8_enable` and `compatibility_level`; it also expands what the
+//! daemon's flush and showq requests read (`fast_flush_domains` and the
+//! `*_service_name`s). The file is trusted as much as Postfix trusts it:
+//! when this process runs set-id, a configuration directory other than
 //! `/etc/postfix` must be listed in `/etc/postfix/main.cf`. It validates no
 //! parameter that no kick tool uses (`mail_owner`, `syslog_facility`, ...),
 //! and it reports, never prints: warnings go to the caller's sink, errors are
@@ -67,6 +69,16 @@ pub struct MainCf {
     pub parameters: Vec<(String, Vec<u8>)>,
 }
 
+impl MainCf {
+    /// A processed parameter's expanded value, as text.
+    pub fn parameter(&self, name: &str) -> Option<String> {
+        self.parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+    }
+}
+
 /// How to find and trust `main.cf`.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -123,7 +135,8 @@ const fn text(name: &'static str, default: &'static str) -> Parameter {
 }
 
 /// Postfix 3.7's global parameters in the order `mail_params_init()`
-/// processes them, up to the last one a kick tool uses (defaults as Debian
+/// processes them, up to the last one a kick tool or the daemon's flush and
+/// showq requests use (defaults as Debian
 /// builds them). Later parameters never become visible to these.
 const PARAMETERS: &[Parameter] = &[
     Parameter {
@@ -186,13 +199,27 @@ const PARAMETERS: &[Parameter] = &[
     },
     text("shlib_directory", "/usr/lib/postfix"),
     text("process_id_directory", "pid"),
+    text(
+        "relay_domains",
+        "${{$compatibility_level} <level {2} ? {$mydestination} : {}}",
+    ),
+    text("fast_flush_domains", "$relay_domains"),
     Parameter {
         name: "import_environment",
         default: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C \
                   POSTLOG_SERVICE POSTLOG_HOSTNAME",
         kind: Kind::Environment,
     },
+    text(
+        "parent_domain_matches_subdomains",
+        "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,\
+         qmqpd_authorized_clients,relay_domains,smtpd_access_maps",
+    ),
     text("alternate_config_directories", ""),
+    text("pickup_service_name", "pickup"),
+    text("queue_service_name", "qmgr"),
+    text("showq_service_name", "showq"),
+    text("flush_service_name", "flush"),
     Parameter {
         name: "application_event_drain_time",
         default: "100s",

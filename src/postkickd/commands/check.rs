@@ -20,7 +20,7 @@ use crate::postkickd::logging::priority;
 use crate::postkickd::plan::Plan;
 use crate::postkickd::{read_main_cf, DaemonError};
 use crate::rules::schedule::Cron;
-use crate::rules::{self, Rule, Trigger};
+use crate::rules::{self, Action, Rule, Trigger};
 
 /// Checks the rules file, then asks the daemon `pid` to reload it: what
 /// `systemctl reload` runs, so that an invalid file fails the reload (and
@@ -67,6 +67,7 @@ pub fn check(
         .collect();
     findings.extend(lint::rules(rules.rules.iter()));
     findings.extend(lint::plan(&plan));
+    findings.extend(lint::flush(&plan, &main_cf));
     let findings = print_findings(&shown, findings);
     if verbose > 0 {
         for rule in &rules.rules {
@@ -127,11 +128,14 @@ fn plural(n: usize) -> &'static str {
 
 /// How a rule is read: its trigger in words, its next fire times.
 fn reading(rule: &Rule) -> String {
+    let action = match &rule.action {
+        Action::Kick(target) => format!("kick {target}"),
+        flush => flush.to_string(),
+    };
     let head = format!(
-        "rule \"{}\"{}: kick {}",
+        "rule \"{}\"{}: {action}",
         rule.name,
         if rule.enabled { "" } else { " (disabled)" },
-        rule.target
     );
     match &rule.trigger {
         Trigger::Cron {

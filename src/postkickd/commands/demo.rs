@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::test_queue::{self, Received};
 use crate::postkickd::serve::{serve, StopSignals};
 use crate::postkickd::{DaemonError, RunOptions};
-use crate::rules;
+use crate::rules::{self, Action};
 
 const DEMO_RULES: &str = r#"rules:
   - name: pickup-on-maildrop
@@ -91,7 +91,10 @@ pub fn endpoints(dir: &Path, rules_path: Option<&Path>) -> Result<(), DaemonErro
         Some(path) => rules::load(path)?
             .rules
             .into_iter()
-            .map(|r| (r.target.class, r.target.service))
+            .filter_map(|r| match r.action {
+                Action::Kick(target) => Some((target.class, target.service)),
+                Action::Flush(_) => None,
+            })
             .collect(),
         None => Vec::new(),
     };

@@ -1,11 +1,13 @@
 //! The daemon's state in Prometheus' text exposition format: counters
 //! and a duration histogram per rule, gauges for failing rules, files
-//! waiting past `drain_within` and reloads. It renders; it never changes a
+//! waiting past `drain_within`, reloads, and the queue's size from the
+//! last read of showq. It renders; it never changes a
 //! rule, and rule names are escaped as label values.
 
 use std::fmt::Write as _;
 
 use super::{lock, Observed};
+use crate::postfix::showq::QUEUES;
 use crate::postkickd::stats::{Record, DURATION_BUCKETS};
 
 impl Observed {
@@ -28,15 +30,18 @@ impl Observed {
         section(
             "postkickd_kicks_total",
             "counter",
-            "Kicks that ended, by rule and outcome.",
+            "Kicks that ended, by rule and outcome (a flush rule's outcome is the service's answer: ok, bad, deny, fail).",
             records
                 .iter()
                 .flat_map(|(rule, r)| {
-                    [("delivered", r.delivered), ("failed", r.failed)].map(|(outcome, n)| {
-                        format!(
-                            "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
-                        )
-                    })
+                    [("delivered", r.delivered), ("failed", r.failed)]
+                        .into_iter()
+                        .chain(r.answers.by_status())
+                        .map(move |(outcome, n)| {
+                            format!(
+                                "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
+                            )
+                        })
                 })
                 .collect(),
         );
@@ -162,6 +167,69 @@ impl Observed {
                 u8::from(refused)
             )],
         );
+        if let Some(snapshot) = self.queue.last() {
+            let reading = snapshot.result.as_ref().ok();
+            let now = snapshot.at.as_second();
+            let counts = || {
+                QUEUES
+                    .iter()
+                    .zip(reading.map(|r| r.queues).unwrap_or_default())
+            };
+            section(
+                "postkickd_queue_messages",
+                "gauge",
+                "Messages in each Postfix queue, as showq listed them at the last read (a lower bound when postkickd_queue_read_complete is 0).",
+                reading
+                    .map(|_| {
+                        counts()
+                            .map(|(queue, count)| {
+                                format!("postkickd_queue_messages{{queue=\"{queue}\"}} {}", count.messages)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            );
+            section(
+                "postkickd_queue_oldest_seconds",
+                "gauge",
+                "Age of the oldest message in each non-empty queue at the last read.",
+                counts()
+                    .filter_map(|(queue, count)| {
+                        Some(format!(
+                            "postkickd_queue_oldest_seconds{{queue=\"{queue}\"}} {}",
+                            (now - count.oldest?).max(0)
+                        ))
+                    })
+                    .collect(),
+            );
+            section(
+                "postkickd_queue_read_success",
+                "gauge",
+                "1 when the last read of showq gave counts.",
+                vec![format!(
+                    "postkickd_queue_read_success {}",
+                    u8::from(reading.is_some())
+                )],
+            );
+            section(
+                "postkickd_queue_read_complete",
+                "gauge",
+                "1 when the last read of showq listed the whole queue (0: it stopped at its cap of 100000 messages or its 5 s timeout).",
+                vec![format!(
+                    "postkickd_queue_read_complete {}",
+                    u8::from(reading.is_some_and(|r| r.complete))
+                )],
+            );
+            section(
+                "postkickd_queue_read_duration_seconds",
+                "gauge",
+                "How long the last read of showq took.",
+                vec![format!(
+                    "postkickd_queue_read_duration_seconds {}",
+                    snapshot.took.as_secs_f64()
+                )],
+            );
+        }
         out
     }
 }

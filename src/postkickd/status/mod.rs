@@ -1,8 +1,8 @@
 //! What the running daemon shows about itself: one state, three renderings.
 //!
 //! [`Observed`] is the daemon's view of itself (version, pid, rules file,
-//! last reload, queue) and of every rule (its trigger, target, and the
-//! record in `stats`). It renders as JSON for scripts (the `status --json`
+//! last reload, queue directory, the last reading of the queue's size) and
+//! of every rule (its trigger, target, and the record in `stats`). It renders as JSON for scripts (the `status --json`
 //! schema, documented in postkickd(8)), as a table for people (`table`,
 //! rendered from that JSON, by `status` and by `SIGUSR1` alike), and as
 //! Prometheus' text exposition format (`metrics`). It reads; it never
@@ -15,7 +15,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::pending::Pending;
-use super::stats::LastKick;
+use super::queue::{QueueGauge, Snapshot};
+use super::stats::{Answers, LastKick};
+use crate::postfix::showq::QUEUES;
 
 mod metrics;
 mod table;
@@ -58,6 +60,8 @@ pub(crate) struct Reloads {
 pub(crate) struct Observed {
     daemon: Mutex<DaemonView>,
     rules: Mutex<Vec<RuleView>>,
+    /// The queue's size, read from showq when asked.
+    pub queue: QueueGauge,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -78,6 +82,7 @@ struct RuleDocument<'v> {
     consecutive_failures: u64,
     delivered: u64,
     failed: u64,
+    answers: Answers,
     retried: u64,
     folded: u64,
     in_flight: bool,
@@ -114,6 +119,59 @@ impl From<LastKick> for KickDocument {
     }
 }
 
+/// One queue in the `status --json` document.
+#[derive(Serialize)]
+struct QueueCountDocument {
+    name: &'static str,
+    messages: u64,
+    /// Age of its oldest message when read, in seconds.
+    oldest_age_seconds: Option<i64>,
+}
+
+/// The last reading of the queue in the `status --json` document.
+#[derive(Serialize)]
+struct QueueDocument {
+    read_at: String,
+    read_ms: f64,
+    /// False when the read stopped at its cap or timeout: counts are lower
+    /// bounds.
+    complete: bool,
+    error: Option<String>,
+    messages: Option<u64>,
+    queues: Vec<QueueCountDocument>,
+}
+
+impl From<&Snapshot> for QueueDocument {
+    fn from(snapshot: &Snapshot) -> Self {
+        let now = snapshot.at.as_second();
+        let (complete, error, messages, queues) = match &snapshot.result {
+            Ok(reading) => (
+                reading.complete,
+                None,
+                Some(reading.total()),
+                QUEUES
+                    .iter()
+                    .zip(reading.queues)
+                    .map(|(name, count)| QueueCountDocument {
+                        name,
+                        messages: count.messages,
+                        oldest_age_seconds: count.oldest.map(|t| (now - t).max(0)),
+                    })
+                    .collect(),
+            ),
+            Err(error) => (false, Some(error.clone()), None, Vec::new()),
+        };
+        QueueDocument {
+            read_at: snapshot.at.to_string(),
+            read_ms: snapshot.took.as_secs_f64() * 1e3,
+            complete,
+            error,
+            messages,
+            queues,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ReloadDocument<'v> {
     at: String,
@@ -132,6 +190,8 @@ struct Document<'v> {
     last_reload: Option<ReloadDocument<'v>>,
     reloads: Reloads,
     queue_directory: &'v str,
+    /// The last reading of showq; absent before the first.
+    queue: Option<QueueDocument>,
     rules: Vec<RuleDocument<'v>>,
 }
 
@@ -154,6 +214,7 @@ fn rule_document(view: &RuleView) -> RuleDocument<'_> {
         consecutive_failures: record.consecutive_failures,
         delivered: record.delivered,
         failed: record.failed,
+        answers: record.answers,
         retried: record.retried,
         folded: record.folded,
         in_flight: record.in_flight,
@@ -172,10 +233,11 @@ pub(crate) struct Summary {
 }
 
 impl Observed {
-    pub(crate) fn new(daemon: DaemonView, rules: Vec<RuleView>) -> Observed {
+    pub(crate) fn new(daemon: DaemonView, rules: Vec<RuleView>, queue: QueueGauge) -> Observed {
         Observed {
             daemon: Mutex::new(daemon),
             rules: Mutex::new(rules),
+            queue,
         }
     }
 
@@ -235,6 +297,7 @@ impl Observed {
                 }),
             reloads: daemon.reloads,
             queue_directory: &daemon.queue_directory,
+            queue: self.queue.last().as_deref().map(QueueDocument::from),
             rules: rules.iter().map(rule_document).collect(),
         };
         render(&document).map_err(|e| e.to_string())
@@ -262,7 +325,8 @@ impl Observed {
                 continue;
             };
             let record = pending.stats().snapshot();
-            summary.kicks += record.delivered + record.failed;
+            let answers: u64 = record.answers.by_status().iter().map(|(_, n)| n).sum();
+            summary.kicks += record.delivered + record.failed + answers;
             if record.consecutive_failures > 0 {
                 summary.failing.push(rule.name.clone());
             }

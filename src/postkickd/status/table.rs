@@ -1,5 +1,5 @@
-//! The `status --json` document as people read it: a table like
-//! `systemctl list-timers`, the same for `postkickd status` (from the
+//! The `status --json` document as people read it: a line for the queue,
+//! then a table like `systemctl list-timers`, the same for `postkickd status` (from the
 //! control socket's answer) and for `SIGUSR1` (in the log). It reads the
 //! document only, so a client and the daemon render it alike.
 
@@ -26,6 +26,16 @@ fn to_the_second(at: &str) -> String {
     }
 }
 
+/// An age for people: `45s`, `12m`, `5h`, `3d`.
+fn age_text(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 /// The status document as a table for people.
 pub(crate) fn table(status: &Value) -> String {
     let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
@@ -36,7 +46,7 @@ pub(crate) fn table(status: &Value) -> String {
         "LAST KICK".to_owned(),
         "OUTCOME".to_owned(),
         "FAILING".to_owned(),
-        "DELIVERED".to_owned(),
+        "DONE".to_owned(),
         "NEXT".to_owned(),
     ]];
     for r in status["rules"].as_array().into_iter().flatten() {
@@ -55,7 +65,9 @@ pub(crate) fn table(status: &Value) -> String {
                 text(&kick["outcome"])
             },
             r["consecutive_failures"].to_string(),
-            r["delivered"].to_string(),
+            // Kicks delivered, and flushes the service answered ok.
+            (r["delivered"].as_u64().unwrap_or(0) + r["answers"]["ok"].as_u64().unwrap_or(0))
+                .to_string(),
             when(&r["next"]),
         ]);
     }
@@ -70,6 +82,34 @@ pub(crate) fn table(status: &Value) -> String {
         when(&status["loaded"]),
         text(&status["queue_directory"]),
     );
+    let queue = &status["queue"];
+    if let Some(error) = queue["error"].as_str() {
+        let _ = writeln!(out, "queue: not read: {error}");
+    } else if let Some(queues) = queue["queues"].as_array() {
+        let counts: Vec<String> = queues
+            .iter()
+            .map(|q| match q["oldest_age_seconds"].as_i64() {
+                Some(age) => format!(
+                    "{} {} (oldest {})",
+                    text(&q["name"]),
+                    q["messages"],
+                    age_text(age)
+                ),
+                None => format!("{} {}", text(&q["name"]), q["messages"]),
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "queue: {}{} messages: {}",
+            if queue["complete"] == false {
+                "at least "
+            } else {
+                ""
+            },
+            queue["messages"],
+            counts.join(", ")
+        );
+    }
     if status["last_reload"]["result"] == "refused" {
         let _ = writeln!(
             out,

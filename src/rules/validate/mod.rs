@@ -4,9 +4,10 @@
 //! it: each reader returns `None` on a mistake and records a [`RuleError`]
 //! at the node's position, so one run reports every mistake of the file.
 //! Which keys a section has is a table: the top level, `postfix`,
-//! `defaults`, `retry` and `kick` here; a rule's keys are the common ones
-//! below plus what each trigger kind owns ([`super::triggers`]). Nothing
-//! here reads a file or looks at the queue.
+//! `defaults`, `retry` and `kick` here (`flush` in its own file); a rule's
+//! keys are the common ones below plus what each trigger kind owns
+//! ([`super::triggers`]); a rule has one action, `kick` or `flush`.
+//! Nothing here reads a file or looks at the queue.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,13 +15,14 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
+mod flush;
 mod kick;
 
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
 use super::positions::{NodePath, Position, PositionIndex, Step};
 use super::schedule::Zones;
 use super::triggers::{self, Fields};
-use super::{duration, Retry, Rule, RuleSet};
+use super::{duration, Action, Retry, Rule, RuleSet};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
@@ -28,7 +30,9 @@ const DEFAULT_KEYS: &[&str] = &["timeout", "retry", "quiet"];
 const KICK_KEYS: &[&str] = &["class", "service", "request"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 /// Keys every rule may have, whatever its trigger.
-const COMMON_RULE_KEYS: &[&str] = &["kick", "timeout", "retry", "enabled", "on_start", "quiet"];
+const COMMON_RULE_KEYS: &[&str] = &[
+    "kick", "flush", "timeout", "retry", "enabled", "on_start", "quiet",
+];
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
@@ -429,10 +433,18 @@ impl Validator {
         }
         let label = RuleLabel(name.clone());
         let trigger = triggers::read(self, &fields, &label);
-        let target = match fields.get("kick") {
-            Some(v) => self.kick(v, &fields.at("kick")),
-            None => {
-                self.value_error(path, RuleErrorKind::NoKick { rule: label });
+        let action = match (fields.get("kick"), fields.get("flush")) {
+            (Some(v), None) => self.kick(v, &fields.at("kick")).map(Action::Kick),
+            (None, Some(v)) => self.flush(v, &fields.at("flush")).map(Action::Flush),
+            (Some(_), Some(_)) => {
+                self.key_error(
+                    &fields.at("flush"),
+                    RuleErrorKind::TwoActions { rule: label },
+                );
+                None
+            }
+            (None, None) => {
+                self.value_error(path, RuleErrorKind::NoAction { rule: label });
                 None
             }
         };
@@ -457,7 +469,7 @@ impl Validator {
         Some(Rule {
             name: name?,
             trigger: trigger?,
-            target: target?,
+            action: action?,
             timeout: timeout?,
             retry: retry?,
             enabled: enabled?,

@@ -1,0 +1,254 @@
+//! Whether a Postfix domain list such as `fast_flush_domains` covers a
+//! site, matched the way Postfix's `domain_list_match` matches it.
+//!
+//! Entries are separated by commas and white space; `!` negates one; the
+//! first entry that matches decides; a name matches itself and, when the
+//! parameter is listed in `parent_domain_matches_subdomains`, its
+//! subdomains (otherwise only a `.name` entry matches subdomains); a
+//! `/file` entry is read in place (its lines, `#` comments skipped). A
+//! `type:table` entry is a lookup this crate cannot make: the answer is
+//! then [`Coverage::Unknown`], never a guess. It reads only the files the
+//! list names, never a table.
+
+use std::path::Path;
+
+/// A file a list names is read up to this size.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+/// `/file` entries nested deeper than this are not followed.
+const MAX_DEPTH: usize = 8;
+
+/// What a list says about a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coverage {
+    /// This entry matched.
+    Covered(String),
+    /// No entry matched, or a negated one did (given, if any).
+    NotCovered(Option<String>),
+    /// A lookup table comes first that only Postfix can consult.
+    Unknown(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    Name(String),
+    Table(String),
+    /// A `/file` that could not be read: Postfix fails lookups on it.
+    Unreadable(String),
+}
+
+/// A parsed list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainList {
+    /// Entries with their sign (false: negated), in order.
+    entries: Vec<(bool, Entry)>,
+    parent_style: bool,
+}
+
+impl DomainList {
+    /// The list `value` of the parameter `parameter`, given the value of
+    /// `parent_domain_matches_subdomains`.
+    pub fn parse(parameter: &str, value: &str, parent_domain_matches_subdomains: &str) -> Self {
+        let parent_style = words(parent_domain_matches_subdomains).any(|w| w == parameter);
+        let mut entries = Vec::new();
+        add(&mut entries, value, true, 0);
+        Self {
+            entries,
+            parent_style,
+        }
+    }
+
+    /// True when the list has no entry at all (the service is off).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `site` is covered.
+    pub fn covers(&self, site: &str) -> Coverage {
+        let site = site.to_ascii_lowercase();
+        for (positive, entry) in &self.entries {
+            let shown = |text: &str| format!("{}{text}", if *positive { "" } else { "!" });
+            match entry {
+                Entry::Table(table) => return Coverage::Unknown(table.clone()),
+                Entry::Unreadable(file) => return Coverage::Unknown(file.clone()),
+                Entry::Name(pattern) if self.matches(&site, pattern) => {
+                    return if *positive {
+                        Coverage::Covered(shown(pattern))
+                    } else {
+                        Coverage::NotCovered(Some(shown(pattern)))
+                    };
+                }
+                Entry::Name(_) => {}
+            }
+        }
+        Coverage::NotCovered(None)
+    }
+
+    fn matches(&self, site: &str, pattern: &str) -> bool {
+        if site == pattern {
+            return true;
+        }
+        if self.parent_style {
+            site.len() > pattern.len() + 1
+                && site.ends_with(pattern)
+                && site.as_bytes()[site.len() - pattern.len() - 1] == b'.'
+        } else {
+            pattern.starts_with('.') && site.len() > pattern.len() && site.ends_with(pattern)
+        }
+    }
+}
+
+/// Words separated by commas and white space.
+fn words(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c == ',' || c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+}
+
+fn add(entries: &mut Vec<(bool, Entry)>, value: &str, positive: bool, depth: usize) {
+    for word in words(value) {
+        let bangs = word.len() - word.trim_start_matches('!').len();
+        let item = &word[bangs..];
+        let sign = positive ^ (bangs % 2 == 1);
+        if item.is_empty() {
+            continue;
+        }
+        if item.starts_with('/') {
+            match read_list_file(Path::new(item)) {
+                Some(text) if depth < MAX_DEPTH => {
+                    for line in logical_lines(&text) {
+                        add(entries, &line, sign, depth + 1);
+                    }
+                }
+                _ => entries.push((sign, Entry::Unreadable(item.to_owned()))),
+            }
+        } else if is_table(item) {
+            entries.push((sign, Entry::Table(item.to_owned())));
+        } else {
+            entries.push((sign, Entry::Name(item.to_ascii_lowercase())));
+        }
+    }
+}
+
+/// `type:table`: a colon before any slash, as Postfix tells them apart.
+fn is_table(item: &str) -> bool {
+    item.find([':', '/'])
+        .is_some_and(|at| item.as_bytes()[at] == b':')
+}
+
+fn read_list_file(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_FILE_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
+/// Postfix's logical lines: `#` comments and blank lines skipped, a line
+/// that starts with white space continues the previous one.
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match lines.last_mut() {
+            Some(last) if trimmed.len() < line.len() => {
+                last.push(' ');
+                last.push_str(trimmed);
+            }
+            _ => lines.push(trimmed.to_owned()),
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARENT: &str = "debug_peer_list,fast_flush_domains,mynetworks";
+
+    fn covers(value: &str, parent: &str, site: &str) -> Coverage {
+        DomainList::parse("fast_flush_domains", value, parent).covers(site)
+    }
+
+    #[test]
+    fn names_match_themselves_and_parents_match_subdomains_when_so_configured() {
+        assert_eq!(
+            covers("partner.example", PARENT, "Partner.Example"),
+            Coverage::Covered("partner.example".into())
+        );
+        assert_eq!(
+            covers("partner.example", PARENT, "mx.partner.example"),
+            Coverage::Covered("partner.example".into())
+        );
+        assert_eq!(
+            covers("partner.example", "", "mx.partner.example"),
+            Coverage::NotCovered(None)
+        );
+        assert_eq!(
+            covers(".partner.example", "", "mx.partner.example"),
+            Coverage::Covered(".partner.example".into())
+        );
+        assert_eq!(
+            covers("partner.example", PARENT, "otherpartner.example"),
+            Coverage::NotCovered(None)
+        );
+    }
+
+    #[test]
+    fn the_first_match_decides_and_negation_excludes() {
+        assert_eq!(
+            covers(
+                "!mx.partner.example, partner.example",
+                PARENT,
+                "mx.partner.example"
+            ),
+            Coverage::NotCovered(Some("!mx.partner.example".into()))
+        );
+        assert_eq!(
+            covers("!!partner.example", PARENT, "partner.example"),
+            Coverage::Covered("partner.example".into())
+        );
+    }
+
+    #[test]
+    fn tables_are_not_guessed_and_empty_lists_cover_nothing() {
+        assert_eq!(
+            covers("hash:/etc/postfix/relay", PARENT, "partner.example"),
+            Coverage::Unknown("hash:/etc/postfix/relay".into())
+        );
+        assert_eq!(
+            covers("a.example hash:/etc/x", PARENT, "a.example"),
+            Coverage::Covered("a.example".into())
+        );
+        assert!(DomainList::parse("fast_flush_domains", " , ", PARENT).is_empty());
+    }
+
+    #[test]
+    fn files_are_read_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("domains");
+        std::fs::write(
+            &file,
+            "# partners\none.example\n  two.example\n\nthree.example\n",
+        )
+        .expect("write");
+        let list = format!("{}", file.display());
+        for site in ["one.example", "two.example", "three.example"] {
+            assert!(matches!(covers(&list, PARENT, site), Coverage::Covered(_)));
+        }
+        assert_eq!(
+            covers(&format!("!{list}, example"), PARENT, "two.example"),
+            Coverage::NotCovered(Some("!two.example".into()))
+        );
+        assert_eq!(
+            covers("/nonexistent/file", PARENT, "x.example"),
+            Coverage::Unknown("/nonexistent/file".into())
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! The `flush:` of a rule: `all`, `refresh`, `purge`, `{site: DOMAIN}` or
+//! `{queue_id: ID}`, read into a [`Flush`]. A site must be a name the
+//! flush service can keep a log for; a queue ID must be one the service
+//! would not answer `bad` to. Whether `fast_flush_domains` covers a site
+//! depends on `main.cf`, so `check` looks at that, not this.
+
+use serde_yaml::Value;
+
+use super::{child, Validator};
+use crate::rules::error::{Expected, RuleErrorKind};
+use crate::rules::positions::Step;
+use crate::rules::Flush;
+
+/// The keys of `flush:` as a mapping.
+const FLUSH_KEYS: &[&str] = &["site", "queue_id"];
+/// Postfix's longest host name, and longest queue file name.
+const MAX_NAME: usize = 255;
+
+/// A destination domain as the flush service files it: letters, digits,
+/// dots, hyphens and underscores (an address literal's brackets and
+/// colons too).
+fn site_ok(site: &str) -> bool {
+    !site.is_empty()
+        && site.len() <= MAX_NAME
+        && site
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_[]:".contains(c))
+}
+
+/// Postfix's `mail_queue_id_ok`.
+fn queue_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_NAME
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Validator {
+    pub(super) fn flush(&mut self, value: &Value, path: &[Step]) -> Option<Flush> {
+        match value {
+            Value::String(word) => match word.as_str() {
+                "all" => Some(Flush::All),
+                "refresh" => Some(Flush::Refresh),
+                "purge" => Some(Flush::Purge),
+                _ => {
+                    self.value_error(path, RuleErrorKind::FlushWord { text: word.clone() });
+                    None
+                }
+            },
+            Value::Mapping(_) => {
+                let entries = self.mapping(value, path, "flush", FLUSH_KEYS)?;
+                let [(key, item)] = entries.as_slice() else {
+                    self.value_error(path, RuleErrorKind::FlushMapping);
+                    return None;
+                };
+                let at = child(path, key);
+                let text = self.string(item, &at, &format!("flush {key}"))?;
+                if key == "site" {
+                    if site_ok(&text) {
+                        return Some(Flush::Site(text.to_ascii_lowercase()));
+                    }
+                    self.value_error(&at, RuleErrorKind::FlushSite { text });
+                } else {
+                    if queue_id_ok(&text) {
+                        return Some(Flush::QueueId(text));
+                    }
+                    self.value_error(&at, RuleErrorKind::FlushQueueId { text });
+                }
+                None
+            }
+            other => {
+                self.wrong_type(path, "flush", Expected::Flush, other);
+                None
+            }
+        }
+    }
+}
