@@ -5,6 +5,7 @@
 
 mod check;
 mod faults;
+mod flush;
 mod postkick;
 mod postkickd;
 mod properties;

@@ -108,8 +108,13 @@ fn decode_in_pieces(
     Ok(items)
 }
 
-/// Attribute names and values as Postfix sends them: no NUL.
-fn attribute_text() -> impl Strategy<Value = String> {
+/// Attribute names as Postfix's: short words.
+fn attribute_name() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[a-z_]{1,30}").expect("regex")
+}
+
+/// Attribute values: any text without NUL.
+fn attribute_value() -> impl Strategy<Value = String> {
     proptest::string::string_regex("[^\\x00]{0,40}").expect("regex")
 }
 
@@ -130,13 +135,9 @@ proptest! {
     #[test]
     fn attribute_lists_round_trip_in_any_pieces(
         lists in prop::collection::vec(
-            prop::collection::vec((attribute_text(), attribute_text()), 0..5), 0..5),
+            prop::collection::vec((attribute_name(), attribute_value()), 0..5), 0..5),
         pieces in prop::collection::vec(1usize..50, 1..8),
     ) {
-        let lists: Vec<Vec<(String, String)>> = lists
-            .into_iter()
-            .map(|list| list.into_iter().filter(|(name, _)| !name.is_empty()).collect())
-            .collect();
         let mut bytes = Vec::new();
         let mut expected = Vec::new();
         for list in &lists {

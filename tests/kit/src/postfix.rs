@@ -4,6 +4,7 @@
 //! `data_directory` in a temporary directory that the `postfix` user can
 //! traverse, no chroot, no TCP listener, a `maillog_file` of its own, and
 //! `-v` on `pickup` and `qmgr` so that every request they read is logged.
+//! A test may add `main.cf` lines (a relay host, fast-flush domains).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +20,8 @@ pub struct Options {
     /// Start with `pickup` commented out of master.cf (see
     /// [`Instance::enable_pickup`]).
     pub pickup_disabled: bool,
+    /// More `main.cf` lines.
+    pub main_cf: String,
 }
 
 /// A running private Postfix.
@@ -63,7 +66,9 @@ impl Instance {
              master_service_disable = inet\n\
              inet_interfaces = loopback-only\n\
              myhostname = postkick-test.localdomain\n\
-             mydestination =\n",
+             mydestination =\n\
+             {extra}",
+            extra = options.main_cf,
             queue = queue.display(),
             data = data.display(),
             log = log.display(),
@@ -160,11 +165,16 @@ impl Instance {
 
     /// Submits a message with `sendmail -C config`.
     pub fn sendmail(&self, config: &Path, subject: &str) {
+        self.sendmail_to(config, "nobody@example.invalid", subject);
+    }
+
+    /// Submits a message for `recipient` with `sendmail -C config`.
+    pub fn sendmail_to(&self, config: &Path, recipient: &str, subject: &str) {
         use std::io::Write;
         let mut child = Command::new("/usr/sbin/sendmail")
             .arg("-C")
             .arg(config)
-            .args(["-f", "root", "nobody@example.invalid"])
+            .args(["-f", "root", recipient])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
