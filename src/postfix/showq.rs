@@ -100,3 +100,103 @@ pub async fn read(path: &Path, cap: u64, deadline: Instant) -> Result<QueueReadi
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postfix::attr::encode;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    /// A showq that announces `protocol`, lists `messages` held messages
+    /// (arrived at 1000, 1001, ...) and then, unless `hang`, ends the list.
+    async fn serve(dir: &Path, protocol: &str, messages: usize, hang: bool) -> std::path::PathBuf {
+        let path = dir.join("showq");
+        let listener = tokio::net::UnixListener::bind(&path).expect("bind");
+        let protocol = protocol.to_owned();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            let mut bytes = encode(&[("protocol", &protocol)]);
+            for i in 0..messages {
+                let time = (1000 + i).to_string();
+                let mut list = encode(&[
+                    ("queue_name", "hold"),
+                    ("queue_id", "4XyZ"),
+                    ("time", &time),
+                    ("size", "300"),
+                    ("forced_expire", "0"),
+                    ("sender", "root@example.com"),
+                    ("original_recipient", "a@example.com"),
+                    ("recipient", "a@example.com"),
+                    ("log_class", ""),
+                    ("reason", ""),
+                ]);
+                bytes.append(&mut list);
+            }
+            if !hang {
+                bytes.push(0);
+            }
+            let _ = stream.write_all(&bytes).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        path
+    }
+
+    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
+        crate::runtime().expect("runtime").block_on(future)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(500)
+    }
+
+    #[test]
+    fn a_whole_listing_is_counted_per_queue_with_its_oldest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let reading = run(async {
+            let path = serve(dir.path(), PROTOCOL, 7, false).await;
+            read(&path, 100, soon()).await
+        })
+        .expect("read");
+        assert!(reading.complete);
+        assert_eq!(reading.total(), 7);
+        assert_eq!(
+            reading.queues[4],
+            QueueCount {
+                messages: 7,
+                oldest: Some(1000)
+            }
+        );
+    }
+
+    #[test]
+    fn the_cap_and_the_deadline_give_counts_marked_incomplete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let capped = run(async {
+            let path = serve(dir.path(), PROTOCOL, 7, false).await;
+            read(&path, 5, soon()).await
+        })
+        .expect("read");
+        assert_eq!((capped.total(), capped.complete), (5, false));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hung = run(async {
+            let path = serve(dir.path(), PROTOCOL, 3, true).await;
+            read(&path, 100, soon()).await
+        })
+        .expect("read");
+        assert_eq!((hung.total(), hung.complete), (3, false));
+    }
+
+    #[test]
+    fn another_protocol_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let refused = run(async {
+            let path = serve(dir.path(), "queue_flush_protocol", 1, false).await;
+            read(&path, 100, soon()).await
+        });
+        assert!(
+            matches!(refused, Err(AttrError::WrongProtocol { ref found, .. }) if found == "queue_flush_protocol"),
+            "{refused:?}"
+        );
+    }
+}

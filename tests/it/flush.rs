@@ -246,3 +246,77 @@ fn status_and_metrics_count_a_held_queue_as_postqueue_does() {
         assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
     }
 }
+
+/// A flush service that answers each connection with the next status of
+/// `statuses` (the last one repeats) and keeps the requests it read.
+fn fake_flush(
+    path: &std::path::Path,
+    statuses: &'static [&'static str],
+) -> std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>> {
+    use std::io::{Read, Write};
+    let listener = std::os::unix::net::UnixListener::bind(path).expect("bind");
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.write_all(b"protocol\0queue_flush_protocol\0\0");
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            // A request list ends with a lone NUL after a value's NUL.
+            while !request.ends_with(b"\0\0") || request.len() < 3 {
+                match stream.read(&mut byte) {
+                    Ok(1) => request.push(byte[0]),
+                    _ => break,
+                }
+            }
+            seen.lock().expect("lock").push(request);
+            let status = statuses[i.min(statuses.len() - 1)];
+            let _ = stream.write_all(format!("status\0{status}\0\0").as_bytes());
+        }
+    });
+    requests
+}
+
+#[test]
+fn a_failing_flush_service_is_retried_and_a_denial_is_not() {
+    let setup = postkick_testkit::rules::Setup::new(
+        "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    retry: {attempts: 3, backoff: 10ms}\n    flush: {site: partner.example}\n",
+    );
+    let requests = fake_flush(
+        &setup.dir.endpoint("public", "flush"),
+        &["4294967295", "4294967295", "0"],
+    );
+    let daemon = setup.start(&[]);
+    daemon.wait_for_event("outcome", "ok", 1, LIMIT);
+    assert_eq!(
+        daemon.count_where("outcome", "retrying"),
+        2,
+        "{}",
+        daemon.log_text()
+    );
+    let requests = requests.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[0],
+        b"request\0send_site\0site\0partner.example\0\0"
+    );
+    drop(daemon);
+
+    let setup = postkick_testkit::rules::Setup::new(
+        "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    retry: {attempts: 3, backoff: 10ms}\n    flush: {queue_id: 4XyZ1}\n",
+    );
+    let requests = fake_flush(&setup.dir.endpoint("public", "flush"), &["3"]);
+    let daemon = setup.start(&[]);
+    daemon.wait_for_event("outcome", "bad", 1, LIMIT);
+    assert_eq!(
+        daemon.count_where("outcome", "retrying"),
+        0,
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(
+        requests.lock().expect("lock").as_slice(),
+        [b"request\0send_file\0queue_id\x004XyZ1\0\0".to_vec()]
+    );
+}
