@@ -16,6 +16,8 @@ fn kinds(text: &str) -> Vec<RuleErrorKind> {
         .collect()
 }
 
+/// The contract's example. Its anvil rule is valid but does nothing:
+/// anvil has no request that resets its counters (`check` warns so).
 const EXAMPLE: &str = r#"
 postfix:
   config_directory: /etc/postfix

@@ -5,7 +5,8 @@
 //! text format (`--metrics`); its exit status is 1 while any rule's last
 //! kick failed, so that monitoring can call it. `kick RULE` fires a rule
 //! now through the daemon, as `systemctl start` does for a timer's
-//! service, and prints the outcome; exit 0 only if the kick was delivered.
+//! service, and prints the outcome; exit 0 only if the kick was delivered
+//! (for a flush rule: answered ok).
 
 use std::path::Path;
 
@@ -72,7 +73,7 @@ pub fn kick(control: &Path, rule: &str) -> Result<(), DaemonError> {
             .as_str()
             .map_or(String::new(), |e| format!(": {e}"))
     );
-    if outcome == "delivered" || outcome == "dry-run" {
+    if matches!(outcome, "delivered" | "ok" | "dry-run") {
         Ok(())
     } else {
         Err(DaemonError::Answer(format!("{rule}: the kick {outcome}")))
