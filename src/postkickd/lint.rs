@@ -161,7 +161,7 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
                     rule,
                     Severity::Warning,
                     format!(
-                        "flush site {site}: fast_flush_domains looks it up in {table}, which only Postfix can read: check with postmap -q {site} {table}"
+                        "flush site {site}: fast_flush_domains decides it with {table}, which check cannot consult: ask Postfix (postmap -q {site} {table} for a table), else the service may answer deny"
                     ),
                 )),
             },
@@ -185,16 +185,22 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
 /// `fast_flush_domains` line, changed, or a new one.
 fn fast_flush_line(main_cf: &std::path::Path, value: &str, site: &str) -> String {
     let text = std::fs::read_to_string(main_cf).unwrap_or_default();
-    let written = text.lines().enumerate().find(|(_, line)| {
-        line.strip_prefix("fast_flush_domains")
-            .is_some_and(|rest| rest.trim_start().starts_with('='))
+    let written = text.lines().enumerate().find_map(|(index, line)| {
+        let value = line
+            .strip_prefix("fast_flush_domains")?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some((index, line.trim_end(), value.trim()))
     });
     match written {
-        Some((index, line)) => format!(
-            "change line {} \"{}\" to \"{}, {site}\"",
+        Some((index, line, "")) => format!(
+            "change line {} \"{line}\" to \"fast_flush_domains = {site}\"",
+            index + 1
+        ),
+        Some((index, line, _)) => format!(
+            "change line {} \"{line}\" to \"{}, {site}\"",
             index + 1,
-            line.trim_end(),
-            line.trim_end().trim_end_matches(',')
+            line.trim_end_matches(',')
         ),
         None if value.trim().is_empty() => {
             format!("add the line \"fast_flush_domains = {site}\"")

@@ -260,3 +260,46 @@ fn run_refuses_to_start_with_a_watch_it_cannot_set_up() {
         "{stderr}"
     );
 }
+
+/// A flush site is judged by `main.cf` as Postfix judges it, and the
+/// error gives the line to write.
+#[test]
+fn check_judges_flush_sites_by_fast_flush_domains_and_gives_the_line() {
+    let setup = Setup::new(
+        "rules:\n  - name: partner\n    every: 5m\n    flush: {site: mx.partner.example}\n",
+    );
+    let main_cf = setup.dir.config.join("main.cf");
+    let base = std::fs::read_to_string(&main_cf).expect("main.cf");
+    let with = |lines: &str| {
+        std::fs::write(&main_cf, format!("{base}{lines}")).expect("write main.cf");
+        check(&setup)
+    };
+    // Parent domains match subdomains for fast_flush_domains by default.
+    let (status, _, stderr) = with("relay_domains = partner.example\n");
+    assert_eq!(status, 0, "{stderr}");
+    let (status, _, stderr) =
+        with("parent_domain_matches_subdomains =\nrelay_domains = partner.example\n");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("add the line \"fast_flush_domains = $relay_domains, mx.partner.example\" (it is now $relay_domains: partner.example)"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = with("fast_flush_domains = other.example,\n");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("change line 2 \"fast_flush_domains = other.example,\" to \"fast_flush_domains = other.example, mx.partner.example\""),
+        "{stderr}"
+    );
+    let (status, _, stderr) = with("fast_flush_domains = !mx.partner.example, partner.example\n");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("its entry !mx.partner.example excludes it"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = with("fast_flush_domains = hash:/etc/postfix/flush\n");
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: rule \"partner\": flush site mx.partner.example: fast_flush_domains decides it with hash:/etc/postfix/flush"),
+        "{stderr}"
+    );
+}
