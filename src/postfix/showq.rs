@@ -86,6 +86,8 @@ pub async fn read(path: &Path, cap: u64, deadline: Instant) -> Result<QueueReadi
                 reading.count(&name, time.take());
                 attributes = 0;
                 if reading.total() >= cap {
+                    // Complete only if the listing ends right here.
+                    reading.complete = matches!(connection.next_item().await, Ok(Item::End));
                     return Ok(reading);
                 }
             }
@@ -178,6 +180,13 @@ mod tests {
         })
         .expect("read");
         assert_eq!((capped.total(), capped.complete), (5, false));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let exactly = run(async {
+            let path = serve(dir.path(), PROTOCOL, 7, false).await;
+            read(&path, 7, soon()).await
+        })
+        .expect("read");
+        assert_eq!((exactly.total(), exactly.complete), (7, true));
         let dir = tempfile::tempdir().expect("tempdir");
         let hung = run(async {
             let path = serve(dir.path(), PROTOCOL, 3, true).await;
