@@ -1,5 +1,6 @@
-//! One kicker per rule: takes the rule's pending flag and kicks through the
-//! core sender, one kick at a time.
+//! One kicker per rule: takes the rule's pending flag and carries out the
+//! rule's action, one at a time: raw kicks through the core sender, flush
+//! requests through the flush client.
 //!
 //! A rule has one kicker for as long as its name is in the rules file: a
 //! reload hands it the new definition, which its next kick uses, so two
@@ -12,11 +13,13 @@
 //! `watch` rule's `debounce` is an opt-in least time between kick starts.
 //! Rules never wait for each other, except for a descriptor: the kicks in
 //! flight at once are capped to fit the process's file limit.
-//! Each kick ends within the rule's `timeout` (connect, writes and the wait
-//! for the server together); a failure is retried per the rule's `retry`
-//! with capped exponential backoff, and every outcome is one log line with
-//! the rule, its trigger, its target, the outcome and the time taken. A
-//! failed kick never stops the daemon.
+//! Each attempt ends within the rule's `timeout` (connect, writes and the
+//! wait for the server, for all its deliveries together); a failure is
+//! retried per the rule's `retry` with capped exponential backoff, and
+//! every outcome is one log line with the rule, its trigger, its target,
+//! the outcome and the time taken. A flush's outcome is the service's
+//! answer: only `fail` is retried (as are connection errors), while `bad`
+//! and `deny` end the kick at once. A failed kick never stops the daemon.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -277,14 +280,14 @@ async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
     Ok(done)
 }
 
-/// What an administrator should know about a final answer that is not ok.
-fn answer_hint(status: FlushStatus) -> &'static str {
+/// What an administrator should do about a final answer that is not ok.
+fn answer_hint(status: FlushStatus) -> Option<&'static str> {
     match status {
-        FlushStatus::Deny => {
-            "fast_flush_domains does not cover this site: add it in main.cf (fast_flush_domains, by default $relay_domains), then postfix reload"
-        }
-        FlushStatus::Bad => "the flush service found the request malformed: see the mail log",
-        _ => "",
+        FlushStatus::Deny => Some(
+            "fast_flush_domains does not cover this site: add it in main.cf (fast_flush_domains, by default $relay_domains), then postfix reload",
+        ),
+        FlushStatus::Bad => Some("the flush service found the request malformed: see the mail log"),
+        _ => None,
     }
 }
 
@@ -313,15 +316,11 @@ async fn attempts(
             Ok(done) => {
                 let outcome = done.outcome.as_str();
                 let server = done.servers.join(", ");
-                let message = match done.outcome {
-                    stats::Outcome::Answer(_) => "flush answered",
-                    _ => "kick delivered",
+                let (message, hint) = match done.outcome {
+                    stats::Outcome::Answer(status) => ("flush answered", answer_hint(status)),
+                    _ => ("kick delivered", None),
                 };
-                let hint = match done.outcome {
-                    stats::Outcome::Answer(status) => answer_hint(status),
-                    _ => "",
-                };
-                if !hint.is_empty() {
+                if let Some(hint) = hint {
                     tracing::error!(outcome, attempt = attempt_number, server = %server, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
                 } else if rule.quiet {
                     tracing::debug!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
@@ -331,7 +330,7 @@ async fn attempts(
                 return Attempts {
                     outcome: Outcome::Ended(done.outcome),
                     count: attempt_number,
-                    error: (!hint.is_empty()).then(|| format!("answered {outcome}: {hint}")),
+                    error: hint.map(|hint| format!("answered {outcome}: {hint}")),
                 };
             }
             Err(err) if attempt_number < rule.retry.attempts => {

@@ -1,16 +1,20 @@
 //! What `check` adds to validation: what `run` would trip over (errors)
 //! and what will not do what its author hopes (warnings).
 //!
-//! Three looks. [`rules`] needs only the rules: a request the service will
-//! not understand or that carries YAML's quotes, a service in an unusual
-//! class, an interval under a second, a six-field cron read seconds first.
-//! [`plan`] needs the resolved plan and looks at the queue as the user
-//! `check` runs as (the unit runs it as `postfix`): an endpoint that cannot
-//! be reached is an error when it is a matter of permission and a warning
-//! when Postfix is merely not running; a watched directory that cannot be
-//! read is an error, one that does not exist yet a warning. Endpoints are
-//! probed with the sender's own [`endpoint::probe`]. Disabled rules are
-//! not looked at in the queue. Nothing is opened or kicked.
+//! Three looks. [`rules`] needs only the rules: a request the service
+//! will not understand (and what to do instead) or that carries YAML's
+//! quotes, a service in an unusual class, an interval under a second, a
+//! six-field cron read seconds first. [`flush`] needs `main.cf`: a flush
+//! site that `fast_flush_domains` does not cover is an error, as the
+//! service would answer deny. [`plan`] needs the resolved plan and looks
+//! at the queue as the user `check` runs as (the unit runs it as
+//! `postfix`): an endpoint that cannot be reached is an error when it is a
+//! matter of permission and a warning when Postfix is merely not running;
+//! a watched directory that cannot be read is an error, one that does not
+//! exist yet a warning. Endpoints are probed with the sender's own
+//! [`endpoint::probe`]. Disabled rules are not looked at in the queue.
+//! Nothing is kicked or connected to; only `main.cf` and the files
+//! `fast_flush_domains` names are read.
 
 use std::time::Duration;
 
@@ -221,30 +225,30 @@ fn denied(err: &EndpointError) -> bool {
 /// What a delivery's endpoint looks like from here.
 fn probe(rule: &Rule, delivery: &Delivery, user: &str) -> Option<Finding> {
     match endpoint::probe(&delivery.connect) {
-            Err(err) if denied(&err) => Some(finding(
-                rule,
-                Severity::Error,
-                format!(
-                    "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
-                    delivery.endpoint.display()
-                ),
-            )),
-            Err(err @ EndpointError::NameTooLong { .. }) => Some(finding(
-                rule,
-                Severity::Error,
-                format!("endpoint: {err}: {}", err.hint()),
-            )),
-            Err(err) => Some(finding(
-                rule,
-                Severity::Warning,
-                format!(
-                    "endpoint {}: {err}: {}",
-                    delivery.endpoint.display(),
-                    err.hint()
-                ),
-            )),
-            Ok(_) => None,
-        }
+        Err(err) if denied(&err) => Some(finding(
+            rule,
+            Severity::Error,
+            format!(
+                "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
+                delivery.endpoint.display()
+            ),
+        )),
+        Err(err @ EndpointError::NameTooLong { .. }) => Some(finding(
+            rule,
+            Severity::Error,
+            format!("endpoint: {err}: {}", err.hint()),
+        )),
+        Err(err) => Some(finding(
+            rule,
+            Severity::Warning,
+            format!(
+                "endpoint {}: {err}: {}",
+                delivery.endpoint.display(),
+                err.hint()
+            ),
+        )),
+        Ok(_) => None,
+    }
 }
 
 /// What the queue says about each enabled rule's endpoint and directory,
