@@ -163,12 +163,17 @@ impl Kick<'_> {
         diag.debug(2, || [&b"unix_trigger: service "[..], shown].concat());
         if diag.verbose > 0 {
             let useless = services::lookup(self.service)
-                .map(|known| (known.name, known.effect(self.request)))
+                .map(|known| (known, known.effect(self.request)))
                 .filter(|(_, effect)| effect.is_useless());
-            if let Some((name, effect)) = useless {
+            if let Some((known, effect)) = useless {
                 diag.debug(1, || {
-                    [name.as_bytes(), b": ", effect.to_string().as_bytes()].concat()
+                    [known.name.as_bytes(), b": ", effect.to_string().as_bytes()].concat()
                 });
+                if let Some(instead) = known.instead() {
+                    diag.debug(1, || {
+                        [known.name.as_bytes(), b": ", instead.as_bytes()].concat()
+                    });
+                }
             }
         }
         let runtime = match crate::runtime() {

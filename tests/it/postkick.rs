@@ -409,6 +409,10 @@ fn verbose_says_when_a_service_will_not_understand_the_request() {
             .contains("postkick: anvil: not understood: the server logs \"premature end-of-input"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("postkick: anvil: anvil has no request that resets its counters"),
+        "{stderr}"
+    );
     let (_, quiet) = kick(&dir, &["private", "anvil", "refresh"]);
     assert_eq!(quiet, "");
 }
