@@ -245,6 +245,9 @@ fn status_and_metrics_count_a_held_queue_as_postqueue_does() {
     ] {
         assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
     }
+    if postkick_testkit::have_program("promtool") {
+        crate::status::promtool_accepts(&metrics);
+    }
 }
 
 /// A flush service that answers each connection with the next status of
@@ -279,7 +282,7 @@ fn fake_flush(
 }
 
 #[test]
-fn a_failing_flush_service_is_retried_and_a_denial_is_not() {
+fn a_failing_flush_service_is_retried_and_a_bad_request_is_not() {
     let setup = postkick_testkit::rules::Setup::new(
         "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    retry: {attempts: 3, backoff: 10ms}\n    flush: {site: partner.example}\n",
     );
@@ -287,16 +290,40 @@ fn a_failing_flush_service_is_retried_and_a_denial_is_not() {
         &setup.dir.endpoint("public", "flush"),
         &["4294967295", "4294967295", "0"],
     );
-    let daemon = setup.start(&[]);
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let daemon = setup.start(&["--control", control_arg]);
     daemon.wait_for_event("outcome", "ok", 1, LIMIT);
+    let (_, stdout, stderr) = postkickd(&["status", "partner", "--json", "--control", control_arg]);
+    let document: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    let rule = &document["rules"][0];
+    assert_eq!(rule["last_kick"]["outcome"], "ok", "{rule}");
+    assert_eq!(rule["last_kick"]["attempts"], 3, "{rule}");
+    assert_eq!(rule["answers"]["ok"], 1, "{rule}");
+    assert_eq!(rule["retried"], 2, "{rule}");
+    let (_, metrics, _) = postkickd(&["status", "--metrics", "--control", control_arg]);
+    for line in [
+        "postkickd_kicks_total{rule=\"partner\",outcome=\"ok\"} 1",
+        "postkickd_kicks_total{rule=\"partner\",outcome=\"fail\"} 0",
+        "postkickd_rule_failing{rule=\"partner\"} 0",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
+    let (status, stdout, stderr) = postkickd(&["kick", "partner", "--control", control_arg]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("partner: ok after 1 attempt"),
+        "{stdout}"
+    );
     assert_eq!(
         daemon.count_where("outcome", "retrying"),
         2,
         "{}",
         daemon.log_text()
     );
+    // Three attempts, then the one `postkickd kick` asked for.
     let requests = requests.lock().expect("lock").clone();
-    assert_eq!(requests.len(), 3);
+    assert_eq!(requests.len(), 4);
     assert_eq!(
         requests[0],
         b"request\0send_site\0site\0partner.example\0\0"
@@ -307,8 +334,12 @@ fn a_failing_flush_service_is_retried_and_a_denial_is_not() {
         "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    retry: {attempts: 3, backoff: 10ms}\n    flush: {queue_id: 4XyZ1}\n",
     );
     let requests = fake_flush(&setup.dir.endpoint("public", "flush"), &["3"]);
-    let daemon = setup.start(&[]);
+    let control = setup.dir.root.join("control");
+    let control_arg = control.to_str().expect("utf8");
+    let daemon = setup.start(&["--control", control_arg]);
     daemon.wait_for_event("outcome", "bad", 1, LIMIT);
+    let (status, _, stderr) = postkickd(&["status", "--control", control_arg]);
+    assert_eq!(status, 1, "a rule answered bad is failing: {stderr}");
     assert_eq!(
         daemon.count_where("outcome", "retrying"),
         0,

@@ -185,7 +185,7 @@ fn metrics_pass_promtool() {
 }
 
 /// `promtool check metrics` passes `metrics`.
-fn promtool_accepts(metrics: &str) {
+pub(crate) fn promtool_accepts(metrics: &str) {
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
