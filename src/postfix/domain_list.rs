@@ -6,8 +6,8 @@
 //! parameter is listed in `parent_domain_matches_subdomains`, its
 //! subdomains (otherwise only a `.name` entry matches subdomains); a
 //! `/file` entry is read in place (its lines, `#` comments skipped). A
-//! `type:table` entry is a lookup this crate cannot make: the answer is
-//! then [`Coverage::Unknown`], never a guess. It reads only the files the
+//! `type:table` entry (or a `{...}` group) is a lookup this crate cannot
+//! make: the answer is then [`Coverage::Unknown`], never a guess. It reads only the files the
 //! list names, never a table.
 
 use std::path::Path;
@@ -121,7 +121,8 @@ fn add(entries: &mut Vec<(bool, Entry)>, value: &str, positive: bool, depth: usi
                 }
                 _ => entries.push((sign, Entry::Unreadable(item.to_owned()))),
             }
-        } else if is_table(item) {
+        } else if is_table(item) || item.contains(['{', '}']) {
+            // A table, or a braced group this reader does not take apart.
             entries.push((sign, Entry::Table(item.to_owned())));
         } else {
             entries.push((sign, Entry::Name(item.to_ascii_lowercase())));
@@ -227,6 +228,10 @@ mod tests {
             Coverage::Covered("a.example".into())
         );
         assert!(DomainList::parse("fast_flush_domains", " , ", PARENT).is_empty());
+        assert!(matches!(
+            covers("inline:{ a.example, b.example }", PARENT, "b.example"),
+            Coverage::Unknown(_)
+        ));
     }
 
     #[test]
