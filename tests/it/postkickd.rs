@@ -464,6 +464,7 @@ fn demo_shows_kicks_arriving_without_a_mail_system() {
         "endpoint public/flush received \"W\"",
         "endpoint public/qmgr received \"D\"",
         "endpoint public/pickup received \"W\"",
+        "endpoint public/flush received \"request=send_site site=example.com\"",
     ] {
         assert!(stdout.contains(line), "no {line:?} in\n{stdout}");
     }

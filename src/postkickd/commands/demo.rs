@@ -30,6 +30,10 @@ const DEMO_RULES: &str = r#"rules:
     every: 1h
     on_start: true
     kick: public flush W
+  - name: flush-a-site-at-start
+    every: 1h
+    on_start: true
+    flush: {site: example.com}
 "#;
 
 fn print(received: Received) {

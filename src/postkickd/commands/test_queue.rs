@@ -4,7 +4,10 @@
 //! a listening UNIX-domain socket for every service Postfix ships (and any
 //! other the caller names), plus an empty `maildrop/`. Each socket reads
 //! one request the way a Postfix trigger server does (up to the NUL, at
-//! most 1024 bytes), reports it, and closes. It is for demonstrations and
+//! most 1024 bytes), reports it, and closes; `public/flush` and
+//! `public/showq` speak as Postfix's do (the protocol announcement, then a
+//! flush request answered ok, or an empty queue listing), so that flush
+//! rules and `status` can be tried too. It is for demonstrations and
 //! for dry runs of a new rules file; it never talks to a real Postfix and
 //! it refuses a directory that already has a queue in it; `endpoints`
 //! removes what it made when it ends.
@@ -12,10 +15,11 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use tokio::io::AsyncReadExt;
-use tokio::net::UnixListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
 
-use crate::postfix::services;
+use crate::postfix::attr::{encode, Decoder, Item, Limits, PROTOCOL_ATTRIBUTE};
+use crate::postfix::{flush, services, showq};
 
 /// What a stand-in endpoint received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,25 +104,11 @@ impl TestQueue {
                     let Ok((mut stream, _)) = listener.accept().await else {
                         continue;
                     };
-                    let mut request = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    let read = async {
-                        while request.len() < 1024 {
-                            match stream.read(&mut buf).await {
-                                Ok(0) | Err(_) => break,
-                                Ok(n) => {
-                                    request.extend_from_slice(&buf[..n]);
-                                    if request.contains(&0) {
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                    let request = match endpoint.as_str() {
+                        "public/flush" => flush_stand_in(&mut stream).await,
+                        "public/showq" => showq_stand_in(&mut stream).await,
+                        _ => raw_request(&mut stream).await,
                     };
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
-                    if let Some(nul) = request.iter().position(|&b| b == 0) {
-                        request.truncate(nul);
-                    }
                     report(Received {
                         endpoint: endpoint.clone(),
                         request,
@@ -128,4 +118,81 @@ impl TestQueue {
         }
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// Reads one raw request as a trigger server does: up to the NUL, at most
+/// 1024 bytes, within 10 s.
+async fn raw_request(stream: &mut UnixStream) -> Vec<u8> {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while request.len() < 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    request.extend_from_slice(&buf[..n]);
+                    if request.contains(&0) {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+    if let Some(nul) = request.iter().position(|&b| b == 0) {
+        request.truncate(nul);
+    }
+    request
+}
+
+/// As Postfix's flush: announces its protocol, then takes a one-byte
+/// wakeup (a raw kick) or an attribute list, which it answers ok. What it
+/// read, as `name=value` words for a list.
+async fn flush_stand_in(stream: &mut UnixStream) -> Vec<u8> {
+    let _ = stream
+        .write_all(&encode(&[(PROTOCOL_ATTRIBUTE, flush::PROTOCOL)]))
+        .await;
+    let mut decoder = Decoder::new(Limits::default());
+    let mut seen = Vec::new();
+    let mut words = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            let n = match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return seen,
+                Ok(n) => n,
+            };
+            seen.extend_from_slice(&buf[..n]);
+            // What flush takes for a master wakeup: two bytes at most.
+            if seen.len() <= 2 && seen.contains(&0) {
+                seen.retain(|&b| b != 0);
+                return seen;
+            }
+            decoder.feed(&buf[..n]);
+            loop {
+                match decoder.next_item() {
+                    Ok(Some(Item::Attribute { name, value })) => {
+                        words.push(format!("{name}={value}"))
+                    }
+                    Ok(Some(Item::End)) => {
+                        let _ = stream.write_all(&encode(&[("status", "0")])).await;
+                        return words.join(" ").into_bytes();
+                    }
+                    Ok(None) => break,
+                    Err(_) => return seen,
+                }
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .unwrap_or_default()
+}
+
+/// As Postfix's showq for an empty queue: the announcement, then the end.
+async fn showq_stand_in(stream: &mut UnixStream) -> Vec<u8> {
+    let mut listing = encode(&[(PROTOCOL_ATTRIBUTE, showq::PROTOCOL)]);
+    listing.push(0);
+    let _ = stream.write_all(&listing).await;
+    b"(listed an empty queue)".to_vec()
 }
