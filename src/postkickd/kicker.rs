@@ -219,7 +219,7 @@ struct Delivered {
     outcome: stats::Outcome,
     /// Bytes the raw kicks wrote.
     bytes: usize,
-    /// How each raw kick's server left, or each service's answer.
+    /// How each raw kick's server left.
     servers: Vec<&'static str>,
 }
 
@@ -272,7 +272,6 @@ async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
                         status,
                     });
                 }
-                done.servers.push(status.as_str());
                 done.outcome = stats::Outcome::Answer(status);
             }
         }
@@ -320,8 +319,13 @@ async fn attempts(
                     stats::Outcome::Answer(status) => ("flush answered", answer_hint(status)),
                     _ => ("kick delivered", None),
                 };
+                let answered = matches!(done.outcome, stats::Outcome::Answer(_));
                 if let Some(hint) = hint {
-                    tracing::error!(outcome, attempt = attempt_number, server = %server, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
+                    tracing::error!(outcome, attempt = attempt_number, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
+                } else if answered && rule.quiet {
+                    tracing::debug!(outcome, attempt = attempt_number, elapsed_ms = %elapsed_ms(), "{message}");
+                } else if answered {
+                    tracing::info!(outcome, attempt = attempt_number, elapsed_ms = %elapsed_ms(), "{message}");
                 } else if rule.quiet {
                     tracing::debug!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
                 } else {
