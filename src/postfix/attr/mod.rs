@@ -110,7 +110,13 @@ pub struct Connection {
     path: PathBuf,
     decoder: Decoder,
     deadline: Instant,
+    /// Where reads land: on the heap, so that a future awaiting a
+    /// connection (a rule's kicker, for one) stays small.
+    buffer: Vec<u8>,
 }
+
+/// Bytes read from the socket at a time.
+const READ_CHUNK: usize = 8192;
 
 impl Connection {
     /// Connects to the server at `path`; every later step must end by
@@ -136,6 +142,7 @@ impl Connection {
             path: path.to_owned(),
             decoder: Decoder::new(limits),
             deadline,
+            buffer: vec![0; READ_CHUNK],
         })
     }
 
@@ -168,7 +175,6 @@ impl Connection {
 
     /// The next item the server sends.
     pub async fn next_item(&mut self) -> Result<Item, AttrError> {
-        let mut buffer = [0u8; 8192];
         loop {
             match self.decoder.next_item() {
                 Ok(Some(item)) => return Ok(item),
@@ -180,14 +186,14 @@ impl Connection {
                     })
                 }
             }
-            let read = tokio::time::timeout_at(self.deadline, self.stream.read(&mut buffer));
+            let read = tokio::time::timeout_at(self.deadline, self.stream.read(&mut self.buffer));
             match read.await {
                 Ok(Ok(0)) => {
                     return Err(AttrError::Closed {
                         path: self.path.clone(),
                     })
                 }
-                Ok(Ok(n)) => self.decoder.feed(&buffer[..n]),
+                Ok(Ok(n)) => self.decoder.feed(&self.buffer[..n]),
                 Ok(Err(source)) => return Err(self.io(source)),
                 Err(_) => return Err(self.timeout()),
             }
