@@ -1,7 +1,8 @@
 //! The `status --json` document as people read it: a line for the queue,
-//! then a table like `systemctl list-timers`, the same for `postkickd status` (from the
-//! control socket's answer) and for `SIGUSR1` (in the log). It reads the
-//! document only, so a client and the daemon render it alike.
+//! then a table like `systemctl list-timers`, the same for `postkickd
+//! status` (from the control socket's answer) and for `SIGUSR1` (in the
+//! log). It reads the document only, so a client and the daemon render it
+//! alike.
 
 use std::fmt::Write as _;
 
