@@ -7,8 +7,8 @@
 //! subdomains (otherwise only a `.name` entry matches subdomains); a
 //! `/file` entry is read in place (its lines, `#` comments skipped). A
 //! `type:table` entry (or a `{...}` group) is a lookup this crate cannot
-//! make: the answer is then [`Coverage::Unknown`], never a guess. It reads only the files the
-//! list names, never a table.
+//! make: the answer is then [`Coverage::Unknown`], never a guess. It reads
+//! only the files the list names, never a table.
 
 use std::path::Path;
 

@@ -2,11 +2,11 @@
 //!
 //! [`Observed`] is the daemon's view of itself (version, pid, rules file,
 //! last reload, queue directory, the last reading of the queue's size) and
-//! of every rule (its trigger, target, and the record in `stats`). It renders as JSON for scripts (the `status --json`
-//! schema, documented in postkickd(8)), as a table for people (`table`,
-//! rendered from that JSON, by `status` and by `SIGUSR1` alike), and as
-//! Prometheus' text exposition format (`metrics`). It reads; it never
-//! changes a rule.
+//! of every rule (its trigger, target, and the record in `stats`). It
+//! renders as JSON for scripts (the `status --json` schema, documented in
+//! postkickd(8)), as a table for people (`table`, rendered from that JSON,
+//! by `status` and by `SIGUSR1` alike), and as Prometheus' text exposition
+//! format (`metrics`). It reads; it never changes a rule.
 
 use std::sync::{Arc, Mutex};
 
