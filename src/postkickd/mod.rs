@@ -5,8 +5,10 @@
 //! become a `plan` once, which every command uses. `serve` runs
 //! generations of a plan and owns the daemon's life (ready, reload, stop);
 //! `sources` raise each rule's `pending` kick; one `kicker` per rule
-//! sends it through the core sender. `commands` are the read-only and
-//! demonstration commands; `lint` is what `check` adds to validation.
+//! sends it through the core sender, or as a flush request through the
+//! flush client. `queue` reads the queue's size from showq when `status`
+//! asks. `commands` are the read-only and demonstration commands; `lint`
+//! is what `check` adds to validation.
 //! Every command returns a `Result`; [`exit`] turns it into lines on
 //! stderr and an [`Exit`], the one place that happens.
 
