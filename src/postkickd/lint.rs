@@ -13,12 +13,12 @@
 //! a watched directory that cannot be read is an error, one that does not
 //! exist yet a warning. Endpoints are probed with the sender's own
 //! [`endpoint::probe`]. Disabled rules are not looked at in the queue.
-//! Nothing is kicked or connected to; only `main.cf` and the files
-//! `fast_flush_domains` names are read.
+//! Nothing is kicked or connected to; only the files `fast_flush_domains`
+//! names are read.
 
 use std::time::Duration;
 
-use crate::postfix::config::MainCf;
+use crate::postfix::config::{FastFlush, MainCf};
 use crate::postfix::domain_list::{Coverage, DomainList};
 use crate::postfix::endpoint::{self, EndpointError};
 use crate::postfix::services;
@@ -134,13 +134,11 @@ fn kick(target: &Target, warn: &mut impl FnMut(String)) {
 /// deny), one behind a lookup table a warning; refresh and purge with no
 /// fast-flush domains do nothing.
 pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
-    let value = main_cf.parameter("fast_flush_domains").unwrap_or_default();
+    let fast_flush = &main_cf.fast_flush;
     let domains = DomainList::parse(
         "fast_flush_domains",
-        &value,
-        &main_cf
-            .parameter("parent_domain_matches_subdomains")
-            .unwrap_or_default(),
+        &fast_flush.domains,
+        &fast_flush.parent_domain_matches_subdomains,
     );
     let main_cf_path = main_cf.config_directory.join("main.cf");
     let mut findings = Vec::new();
@@ -150,14 +148,16 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
             Action::Flush(Flush::Site(site)) => match domains.covers(site) {
                 Coverage::Covered(_) => {}
                 Coverage::NotCovered(negated) => {
-                    let why = negated.map_or(String::new(), |entry| format!(" (its entry {entry} excludes it)"));
+                    let why = negated.map_or(String::new(), |entry| {
+                        format!(" (its entry {entry} excludes it)")
+                    });
                     findings.push(finding(
                         rule,
                         Severity::Error,
                         format!(
                             "flush site {site}: fast_flush_domains does not cover it{why}, so the flush service answers deny: in {}, {}, then postfix reload",
                             main_cf_path.display(),
-                            fast_flush_line(&main_cf_path, &value, site)
+                            fast_flush_line(fast_flush, site)
                         ),
                     ));
                 }
@@ -187,30 +187,24 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
 
 /// The `main.cf` line that would cover `site`: the file's own
 /// `fast_flush_domains` line, changed, or a new one.
-fn fast_flush_line(main_cf: &std::path::Path, value: &str, site: &str) -> String {
-    let text = std::fs::read_to_string(main_cf).unwrap_or_default();
-    let written = text.lines().enumerate().find_map(|(index, line)| {
-        let value = line
-            .strip_prefix("fast_flush_domains")?
-            .trim_start()
-            .strip_prefix('=')?;
-        Some((index, line.trim_end(), value.trim()))
-    });
-    match written {
-        Some((index, line, "")) => format!(
-            "change line {} \"{line}\" to \"fast_flush_domains = {site}\"",
-            index + 1
-        ),
-        Some((index, line, _)) => format!(
-            "change line {} \"{line}\" to \"{}, {site}\"",
-            index + 1,
-            line.trim_end_matches(',')
-        ),
-        None if value.trim().is_empty() => {
+fn fast_flush_line(fast_flush: &FastFlush, site: &str) -> String {
+    match &fast_flush.written {
+        Some((line, written)) => {
+            let now = format!("fast_flush_domains = {written}").trim_end().to_owned();
+            let kept = written.trim_end_matches([',', ' ', '\t']);
+            let then = if kept.is_empty() {
+                format!("fast_flush_domains = {site}")
+            } else {
+                format!("fast_flush_domains = {kept}, {site}")
+            };
+            format!("change line {line} \"{now}\" to \"{then}\"")
+        }
+        None if fast_flush.domains.trim().is_empty() => {
             format!("add the line \"fast_flush_domains = {site}\"")
         }
         None => format!(
-            "add the line \"fast_flush_domains = $relay_domains, {site}\" (it is now $relay_domains: {value})"
+            "add the line \"fast_flush_domains = $relay_domains, {site}\" (it is now $relay_domains: {})",
+            fast_flush.domains
         ),
     }
 }

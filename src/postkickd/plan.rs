@@ -96,19 +96,14 @@ impl Plan {
     /// Resolves `rules` against `main_cf`'s queue directory.
     pub(super) fn resolve(rule_set: &RuleSet, main_cf: &MainCf) -> Plan {
         let queue = &main_cf.queue_directory;
-        let service = |name: &str, default: &str| {
-            main_cf
-                .parameter(name)
-                .unwrap_or_else(|| default.to_owned())
-        };
+        let services = &main_cf.services;
         let delivery = |class: &str, service: &str, request: Request| Delivery {
             endpoint: endpoint::locate(queue, class.as_bytes(), service.as_bytes()),
             connect: endpoint::locate(Path::new(""), class.as_bytes(), service.as_bytes()),
             request,
         };
-        let flush_service = service("flush_service_name", "flush");
         let flush =
-            |request: FlushRequest| delivery("public", &flush_service, Request::Flush(request));
+            |request: FlushRequest| delivery("public", &services.flush, Request::Flush(request));
         let rules = rule_set
             .rules
             .iter()
@@ -123,16 +118,8 @@ impl Plan {
                     // destinations and rescans everything; pickup scans
                     // the maildrop.
                     Action::Flush(Flush::All) => vec![
-                        delivery(
-                            "public",
-                            &service("queue_service_name", "qmgr"),
-                            Request::Raw("FADI".to_owned()),
-                        ),
-                        delivery(
-                            "public",
-                            &service("pickup_service_name", "pickup"),
-                            Request::Raw("W".to_owned()),
-                        ),
+                        delivery("public", &services.queue, Request::Raw("FADI".to_owned())),
+                        delivery("public", &services.pickup, Request::Raw("W".to_owned())),
                     ],
                     Action::Flush(Flush::Site(site)) => {
                         vec![flush(FlushRequest::SendSite(site.clone()))]
@@ -151,11 +138,7 @@ impl Plan {
             queue_directory: queue.clone(),
             rules,
             metrics_file: rule_set.metrics_file.clone(),
-            showq: endpoint::locate(
-                Path::new(""),
-                b"public",
-                service("showq_service_name", "showq").as_bytes(),
-            ),
+            showq: endpoint::locate(Path::new(""), b"public", services.showq.as_bytes()),
         }
     }
 

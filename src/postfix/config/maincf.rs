@@ -14,27 +14,53 @@ pub(crate) fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
-/// The parameter dictionary: names in insertion order with their raw values.
+/// The parameter dictionary: names in insertion order with their raw values
+/// and, for those the file sets, the line that set them last.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Dictionary {
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    line: Option<usize>,
 }
 
 impl Dictionary {
-    /// The raw (unexpanded) value of `name`, if it is set.
-    pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
-        self.entries
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_slice())
+    fn entry(&self, name: &[u8]) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
     }
 
-    /// Sets `name`, replacing any earlier value; returns the earlier value.
+    /// The raw (unexpanded) value of `name`, if it is set.
+    pub(crate) fn get(&self, name: &[u8]) -> Option<&[u8]> {
+        self.entry(name).map(|e| e.value.as_slice())
+    }
+
+    /// The `main.cf` line that set `name`, if the file set it.
+    pub(crate) fn line(&self, name: &[u8]) -> Option<usize> {
+        self.entry(name).and_then(|e| e.line)
+    }
+
+    /// Sets `name` (not from the file), replacing any earlier value;
+    /// returns the earlier value.
     pub(crate) fn set(&mut self, name: &[u8], value: &[u8]) -> Option<Vec<u8>> {
-        match self.entries.iter_mut().find(|(key, _)| key == name) {
-            Some((_, old)) => Some(std::mem::replace(old, value.to_vec())),
+        self.set_at(name, value, None)
+    }
+
+    fn set_at(&mut self, name: &[u8], value: &[u8], line: Option<usize>) -> Option<Vec<u8>> {
+        match self.entries.iter_mut().find(|e| e.name == name) {
+            Some(entry) => {
+                entry.line = line;
+                Some(std::mem::replace(&mut entry.value, value.to_vec()))
+            }
             None => {
-                self.entries.push((name.to_vec(), value.to_vec()));
+                self.entries.push(Entry {
+                    name: name.to_vec(),
+                    value: value.to_vec(),
+                    line,
+                });
                 None
             }
         }
@@ -157,7 +183,7 @@ pub(super) fn load_into(
             what,
             text: text.to_vec(),
         })?;
-        if let Some(old) = dict.set(name, value) {
+        if let Some(old) = dict.set_at(name, value, Some(line.first_line)) {
             if old != value {
                 warn(ConfigWarning::Override {
                     path: path.to_owned(),

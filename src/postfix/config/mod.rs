@@ -19,6 +19,7 @@ mod compat;
 mod error;
 mod expand;
 mod maincf;
+mod parameters;
 mod time;
 
 pub use error::{ConfigError, ConfigWarning};
@@ -28,6 +29,8 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::time::Duration;
+
+use parameters::{Kind, Parameter, PARAMETERS};
 
 /// Receives what loading `main.cf` reports before it succeeds or fails.
 pub trait Reporter {
@@ -67,16 +70,35 @@ pub struct MainCf {
     /// Every processed parameter with its expanded value, in the order
     /// Postfix processes them: what `-vv` shows.
     pub parameters: Vec<(String, Vec<u8>)>,
+    /// The services the daemon's flush actions and queue reads talk to.
+    pub services: ServiceNames,
+    /// What decides which sites the flush service keeps logs for.
+    pub fast_flush: FastFlush,
 }
 
-impl MainCf {
-    /// A processed parameter's expanded value, as text.
-    pub fn parameter(&self, name: &str) -> Option<String> {
-        self.parameters
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
-    }
+/// `*_service_name`: the endpoint names of Postfix's services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceNames {
+    /// `pickup_service_name`.
+    pub pickup: String,
+    /// `queue_service_name` (qmgr).
+    pub queue: String,
+    /// `showq_service_name`.
+    pub showq: String,
+    /// `flush_service_name`.
+    pub flush: String,
+}
+
+/// `fast_flush_domains`, and how Postfix matches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastFlush {
+    /// The list, expanded.
+    pub domains: String,
+    /// `parent_domain_matches_subdomains`, expanded.
+    pub parent_domain_matches_subdomains: String,
+    /// Where `main.cf` sets `fast_flush_domains`, and the value as written
+    /// there; `None` when it is left at its default.
+    pub written: Option<(usize, String)>,
 }
 
 /// How to find and trust `main.cf`.
@@ -100,137 +122,6 @@ pub(crate) fn config_directory(command_line: Option<&OsStr>) -> OsString {
         .or_else(|| std::env::var_os(CONFIG_ENV))
         .unwrap_or_else(|| OsString::from(DEFAULT_CONFIG_DIRECTORY))
 }
-
-/// How a parameter's value is checked once expanded.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// A string with a minimum length (0: none).
-    Text { min_len: usize },
-    /// Postfix's compatibility level.
-    CompatLevel,
-    /// A yes/no value whose default is an expression.
-    Bool,
-    /// A time value; the unit comes from the default.
-    Time { min: i64 },
-    /// `myhostname`: the host name, qualified with `$mydomain`.
-    HostName,
-    /// `mydomain`: the domain part of `$myhostname`.
-    DomainName,
-    /// `import_environment`: a list of names and `name=value` settings.
-    Environment,
-}
-
-struct Parameter {
-    name: &'static str,
-    default: &'static str,
-    kind: Kind,
-}
-
-const fn text(name: &'static str, default: &'static str) -> Parameter {
-    Parameter {
-        name,
-        default,
-        kind: Kind::Text { min_len: 0 },
-    }
-}
-
-/// Postfix 3.7's global parameters in the order `mail_params_init()`
-/// processes them, up to the last one a kick tool or the daemon's flush and
-/// showq requests use (defaults as Debian
-/// builds them). Later parameters never become visible to these.
-const PARAMETERS: &[Parameter] = &[
-    Parameter {
-        name: "compatibility_level",
-        default: "0",
-        kind: Kind::CompatLevel,
-    },
-    text("mail_version", MAIL_VERSION),
-    text("syslog_facility", "mail"),
-    text("inet_protocols", "all"),
-    text("multi_instance_directories", ""),
-    text("multi_instance_group", ""),
-    text("multi_instance_name", ""),
-    text("maillog_file", ""),
-    text("maillog_file_prefixes", "/var, /dev/stdout"),
-    text("maillog_file_compressor", "gzip"),
-    text("maillog_file_rotate_suffix", "%Y%m%d-%H%M%S"),
-    text("postlog_service_name", "postlog"),
-    text("dnssec_probe", "ns:."),
-    text(
-        "known_tcp_ports",
-        "lmtp=24, smtp=25, smtps=submissions=465, submission=587",
-    ),
-    Parameter {
-        name: "smtputf8_enable",
-        default: "${{$compatibility_level} <level {1} ? {no} : {yes}}",
-        kind: Kind::Bool,
-    },
-    Parameter {
-        name: "myhostname",
-        default: "",
-        kind: Kind::HostName,
-    },
-    Parameter {
-        name: "mydomain",
-        default: "localdomain",
-        kind: Kind::DomainName,
-    },
-    text("mail_name", "Postfix"),
-    text(
-        "syslog_name",
-        "${multi_instance_name?{$multi_instance_name}:{postfix}}",
-    ),
-    text("mail_owner", "postfix"),
-    text("setgid_group", "postdrop"),
-    text(
-        "mydestination",
-        "$myhostname, localhost.$mydomain, localhost",
-    ),
-    text("myorigin", "$myhostname"),
-    text("relayhost", ""),
-    text("daemon_directory", "/usr/lib/postfix/sbin"),
-    text("data_directory", "/var/lib/postfix"),
-    text("command_directory", "/usr/sbin"),
-    text("meta_directory", "/etc/postfix"),
-    Parameter {
-        name: "queue_directory",
-        default: "/var/spool/postfix",
-        kind: Kind::Text { min_len: 1 },
-    },
-    text("shlib_directory", "/usr/lib/postfix"),
-    text("process_id_directory", "pid"),
-    text(
-        "relay_domains",
-        "${{$compatibility_level} <level {2} ? {$mydestination} : {}}",
-    ),
-    text("fast_flush_domains", "$relay_domains"),
-    Parameter {
-        name: "import_environment",
-        default: "MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ XAUTHORITY DISPLAY LANG=C \
-                  POSTLOG_SERVICE POSTLOG_HOSTNAME",
-        kind: Kind::Environment,
-    },
-    text(
-        "parent_domain_matches_subdomains",
-        "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,\
-         qmqpd_authorized_clients,relay_domains,smtpd_access_maps",
-    ),
-    text("alternate_config_directories", ""),
-    text("pickup_service_name", "pickup"),
-    text("queue_service_name", "qmgr"),
-    text("showq_service_name", "showq"),
-    text("flush_service_name", "flush"),
-    Parameter {
-        name: "application_event_drain_time",
-        default: "100s",
-        kind: Kind::Time { min: 1 },
-    },
-    Parameter {
-        name: "trigger_timeout",
-        default: "10s",
-        kind: Kind::Time { min: 1 },
-    },
-];
 
 /// The main.cf path for a directory, as Postfix forms it (no normalising).
 fn main_cf_path(directory: &OsStr) -> OsString {
@@ -415,6 +306,28 @@ impl Evaluator {
             parameters.push((name.to_owned(), value));
         }
         let seconds = |s: i64| Duration::from_secs(u64::try_from(s).unwrap_or(0));
+        let text = |name: &str| {
+            parameters
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+                .unwrap_or_default()
+        };
+        let services = ServiceNames {
+            pickup: text("pickup_service_name"),
+            queue: text("queue_service_name"),
+            showq: text("showq_service_name"),
+            flush: text("flush_service_name"),
+        };
+        let name = b"fast_flush_domains";
+        let fast_flush = FastFlush {
+            domains: text("fast_flush_domains"),
+            parent_domain_matches_subdomains: text("parent_domain_matches_subdomains"),
+            written: self.dict.line(name).map(|line| {
+                let raw = self.dict.get(name).unwrap_or_default();
+                (line, String::from_utf8_lossy(raw).into_owned())
+            }),
+        };
         Ok(MainCf {
             config_directory: PathBuf::from(self.directory),
             queue_directory: PathBuf::from(OsString::from_vec(queue_directory)),
@@ -422,6 +335,8 @@ impl Evaluator {
             application_event_drain_time: seconds(drain_time),
             smtputf8_enable,
             parameters,
+            services,
+            fast_flush,
         })
     }
 }

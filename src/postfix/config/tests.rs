@@ -164,3 +164,46 @@ fn config_directory_prefers_the_command_line() {
         OsString::from("/x")
     );
 }
+
+#[test]
+fn service_names_and_fast_flush_domains_follow_postfix_defaults() {
+    let (_dir, loaded) = load_text("compatibility_level = 3.6\n");
+    let cf = loaded.result.expect("loads");
+    assert_eq!(
+        cf.services,
+        ServiceNames {
+            pickup: "pickup".into(),
+            queue: "qmgr".into(),
+            showq: "showq".into(),
+            flush: "flush".into(),
+        }
+    );
+    // relay_domains is empty from compatibility level 2 on.
+    assert_eq!(cf.fast_flush.domains, "");
+    assert_eq!(cf.fast_flush.written, None);
+    assert!(cf
+        .fast_flush
+        .parent_domain_matches_subdomains
+        .contains("fast_flush_domains"));
+    let (_dir, loaded) = load_text(
+        "mydestination = here.example\nfast_flush_domains = $mydestination,\n  partner.example\nflush_service_name = myflush\n",
+    );
+    let cf = loaded.result.expect("loads");
+    assert_eq!(cf.fast_flush.domains, "here.example,  partner.example");
+    assert_eq!(
+        cf.fast_flush.written,
+        Some((2, "$mydestination,  partner.example".into()))
+    );
+    assert_eq!(cf.services.flush, "myflush");
+    let (_dir, loaded) = load_text("relay_domains = a.example\n");
+    assert_eq!(
+        loaded.result.expect("loads").fast_flush.domains,
+        "a.example"
+    );
+}
+
+#[test]
+fn an_empty_service_name_is_refused_as_postfix_refuses_it() {
+    let (message, _) = fatal("showq_service_name =\n");
+    assert!(message.contains("showq_service_name"), "{message}");
+}
