@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use super::config::{logical_lines, split_braced};
+
 /// A file a list names is read up to this size.
 const MAX_FILE_BYTES: u64 = 1 << 20;
 /// `/file` entries nested deeper than this are not followed.
@@ -48,7 +50,9 @@ impl DomainList {
     /// The list `value` of the parameter `parameter`, given the value of
     /// `parent_domain_matches_subdomains`.
     pub fn parse(parameter: &str, value: &str, parent_domain_matches_subdomains: &str) -> Self {
-        let parent_style = words(parent_domain_matches_subdomains).any(|w| w == parameter);
+        let parent_style = words(parent_domain_matches_subdomains)
+            .iter()
+            .any(|w| w == parameter);
         let mut entries = Vec::new();
         add(&mut entries, value, true, 0);
         Self {
@@ -97,15 +101,16 @@ impl DomainList {
     }
 }
 
-/// Words separated by commas and white space.
-fn words(value: &str) -> impl Iterator<Item = &str> {
-    value
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
+/// The list's words, split as Postfix splits its lists.
+fn words(value: &str) -> Vec<String> {
+    split_braced(value.as_bytes())
+        .into_iter()
+        .map(|word| String::from_utf8_lossy(word).into_owned())
+        .collect()
 }
 
 fn add(entries: &mut Vec<(bool, Entry)>, value: &str, positive: bool, depth: usize) {
-    for word in words(value) {
+    for word in &words(value) {
         let bangs = word.len() - word.trim_start_matches('!').len();
         let item = &word[bangs..];
         let sign = positive ^ (bangs % 2 == 1);
@@ -114,9 +119,14 @@ fn add(entries: &mut Vec<(bool, Entry)>, value: &str, positive: bool, depth: usi
         }
         if item.starts_with('/') {
             match read_list_file(Path::new(item)) {
-                Some(text) if depth < MAX_DEPTH => {
-                    for line in logical_lines(&text) {
-                        add(entries, &line, sign, depth + 1);
+                Some(bytes) if depth < MAX_DEPTH => {
+                    for line in logical_lines(item, &bytes, &mut |_| {}) {
+                        add(
+                            entries,
+                            &String::from_utf8_lossy(&line.text),
+                            sign,
+                            depth + 1,
+                        );
                     }
                 }
                 _ => entries.push((sign, Entry::Unreadable(item.to_owned()))),
@@ -136,35 +146,15 @@ fn is_table(item: &str) -> bool {
         .is_some_and(|at| item.as_bytes()[at] == b':')
 }
 
-fn read_list_file(path: &Path) -> Option<String> {
+fn read_list_file(path: &Path) -> Option<Vec<u8>> {
     use std::io::Read;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::fs::File::open(path)
         .ok()?
         .take(MAX_FILE_BYTES)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .ok()?;
-    Some(text)
-}
-
-/// Postfix's logical lines: `#` comments and blank lines skipped, a line
-/// that starts with white space continues the previous one.
-fn logical_lines(text: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        match lines.last_mut() {
-            Some(last) if trimmed.len() < line.len() => {
-                last.push(' ');
-                last.push_str(trimmed);
-            }
-            _ => lines.push(trimmed.to_owned()),
-        }
-    }
-    lines
+    Some(bytes)
 }
 
 #[cfg(test)]

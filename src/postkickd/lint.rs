@@ -16,6 +16,7 @@
 //! Nothing is kicked or connected to; only the files `fast_flush_domains`
 //! names are read.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::postfix::config::{FastFlush, MainCf};
@@ -217,14 +218,15 @@ fn denied(err: &EndpointError) -> bool {
 }
 
 /// What a delivery's endpoint looks like from here.
-fn probe(rule: &Rule, delivery: &Delivery, user: &str) -> Option<Finding> {
+fn probe(rule: &Rule, delivery: &Delivery, queue: &Path, user: &str) -> Option<Finding> {
+    let shown = queue.join(&delivery.connect);
     match endpoint::probe(&delivery.connect) {
         Err(err) if denied(&err) => Some(finding(
             rule,
             Severity::Error,
             format!(
                 "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
-                delivery.endpoint.display()
+                shown.display()
             ),
         )),
         Err(err @ EndpointError::NameTooLong { .. }) => Some(finding(
@@ -237,7 +239,7 @@ fn probe(rule: &Rule, delivery: &Delivery, user: &str) -> Option<Finding> {
             Severity::Warning,
             format!(
                 "endpoint {}: {err}: {}",
-                delivery.endpoint.display(),
+                shown.display(),
                 err.hint()
             ),
         )),
@@ -253,7 +255,7 @@ pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
     for planned in plan.enabled() {
         let rule = &planned.rule;
         for delivery in &planned.deliveries {
-            findings.extend(probe(rule, delivery, &user));
+            findings.extend(probe(rule, delivery, &plan.queue_directory, &user));
         }
         if let Source::Watch(watch) = &planned.source {
             let directory = watch.directory.display();

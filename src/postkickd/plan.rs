@@ -46,8 +46,6 @@ pub(crate) struct PlannedRule {
 /// One request to one service.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivery {
-    /// `queue_directory/class/service`, for messages.
-    pub endpoint: PathBuf,
     /// `class/service`: what it connects to, from within the queue
     /// directory (the daemon works there, as Postfix's programs do, so
     /// that a long queue directory does not overflow `sockaddr_un`).
@@ -98,7 +96,6 @@ impl Plan {
         let queue = &main_cf.queue_directory;
         let services = &main_cf.services;
         let delivery = |class: &str, service: &str, request: Request| Delivery {
-            endpoint: endpoint::locate(queue, class.as_bytes(), service.as_bytes()),
             connect: endpoint::locate(Path::new(""), class.as_bytes(), service.as_bytes()),
             request,
         };

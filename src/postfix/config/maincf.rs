@@ -69,14 +69,16 @@ impl Dictionary {
 
 /// One logical line, with the number of its first physical line.
 #[derive(Debug, PartialEq, Eq)]
-struct LogicalLine {
-    first_line: usize,
-    text: Vec<u8>,
+pub(crate) struct LogicalLine {
+    pub(crate) first_line: usize,
+    pub(crate) text: Vec<u8>,
 }
 
-/// Splits `bytes` into logical lines, reporting lines that begin with white
-/// space where no logical line is open.
-fn logical_lines(
+/// Splits `bytes` into logical lines (Postfix's `readlline`, which reads
+/// every file of its format: `main.cf`, and the files lists name),
+/// reporting lines that begin with white space where no logical line is
+/// open.
+pub(crate) fn logical_lines(
     path: &str,
     bytes: &[u8],
     warn: &mut dyn FnMut(ConfigWarning),

@@ -23,7 +23,7 @@ mod parameters;
 mod time;
 
 pub use error::{ConfigError, ConfigWarning};
-pub(crate) use maincf::Dictionary;
+pub(crate) use maincf::{logical_lines, Dictionary};
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -372,8 +372,9 @@ fn check_environment(value: &[u8]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Splits on commas and white space, keeping `{...}` groups whole.
-fn split_braced(value: &[u8]) -> Vec<&[u8]> {
+/// Splits on commas and white space, keeping `{...}` groups whole, as
+/// Postfix splits its lists.
+pub(crate) fn split_braced(value: &[u8]) -> Vec<&[u8]> {
     let separator = |b: u8| b", \t\r\n".contains(&b);
     let mut words = Vec::new();
     let mut at = 0;
