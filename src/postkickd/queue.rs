@@ -29,6 +29,8 @@ pub(crate) const FRESH: Duration = Duration::from_secs(10);
 pub(crate) struct Snapshot {
     /// When it was taken.
     pub at: Timestamp,
+    /// The same, on the monotonic clock that decides its freshness.
+    taken: tokio::time::Instant,
     /// How long it took.
     pub took: Duration,
     /// The counts, or why there are none.
@@ -40,7 +42,7 @@ pub(crate) struct Snapshot {
 pub(crate) struct QueueGauge {
     showq: std::sync::Mutex<PathBuf>,
     /// Held during a read, so that concurrent askers share it.
-    reading: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    reading: tokio::sync::Mutex<()>,
     latest: std::sync::Mutex<Option<Arc<Snapshot>>>,
 }
 
@@ -56,7 +58,7 @@ impl QueueGauge {
     pub(crate) fn new(showq: PathBuf) -> Self {
         Self {
             showq: std::sync::Mutex::new(showq),
-            reading: tokio::sync::Mutex::new(None),
+            reading: tokio::sync::Mutex::new(()),
             latest: std::sync::Mutex::new(None),
         }
     }
@@ -73,11 +75,9 @@ impl QueueGauge {
 
     /// A reading no older than [`FRESH`].
     pub(crate) async fn read(&self) -> Arc<Snapshot> {
-        let mut last_read = self.reading.lock().await;
-        if let (Some(when), Some(snapshot)) = (*last_read, self.last()) {
-            if when.elapsed() < FRESH {
-                return snapshot;
-            }
+        let _reading = self.reading.lock().await;
+        if let Some(snapshot) = self.last().filter(|s| s.taken.elapsed() < FRESH) {
+            return snapshot;
         }
         let showq = lock(&self.showq).clone();
         let started = tokio::time::Instant::now();
@@ -86,10 +86,10 @@ impl QueueGauge {
             .map_err(|e| format!("{e}: {}", e.hint()));
         let snapshot = Arc::new(Snapshot {
             at: Timestamp::now(),
+            taken: started,
             took: started.elapsed(),
             result,
         });
-        *last_read = Some(started);
         *lock(&self.latest) = Some(Arc::clone(&snapshot));
         snapshot
     }
