@@ -43,12 +43,14 @@ impl Outcome {
 
     /// The rule did what it is for (or, dry, would have tried).
     pub(crate) fn succeeded(self) -> bool {
-        matches!(
-            self,
-            Self::Delivered | Self::Answer(FlushStatus::Ok) | Self::DryRun
-        )
+        SUCCEEDED.contains(&self.as_str())
     }
 }
+
+/// The outcomes, as named in `status` and the log, of a kick that did what
+/// its rule is for: what the daemon counts as success and what `postkickd
+/// kick` exits 0 on.
+pub(crate) const SUCCEEDED: [&str; 3] = ["delivered", "ok", "dry-run"];
 
 /// A flush rule's answers from the service, by status.
 #[derive(Debug, Clone, Copy, Default, Serialize)]

@@ -13,6 +13,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::postkickd::control::ask;
+use crate::postkickd::stats::SUCCEEDED;
 use crate::postkickd::status::{failing, table};
 use crate::postkickd::DaemonError;
 
@@ -73,7 +74,7 @@ pub fn kick(control: &Path, rule: &str) -> Result<(), DaemonError> {
             .as_str()
             .map_or(String::new(), |e| format!(": {e}"))
     );
-    if matches!(outcome, "delivered" | "ok" | "dry-run") {
+    if SUCCEEDED.contains(&outcome) {
         Ok(())
     } else {
         Err(DaemonError::Answer(format!("{rule}: the kick {outcome}")))
