@@ -144,22 +144,24 @@ mod tests {
         path
     }
 
-    fn run<T>(future: impl std::future::Future<Output = T>) -> T {
-        crate::runtime().expect("runtime").block_on(future)
-    }
-
-    fn soon() -> Instant {
-        Instant::now() + Duration::from_millis(500)
+    /// What `read` makes of a showq that announces `protocol` and lists
+    /// `messages` (then hangs, with `hang`), read with `cap`.
+    fn read_from(
+        protocol: &str,
+        messages: usize,
+        hang: bool,
+        cap: u64,
+    ) -> Result<QueueReading, AttrError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::runtime().expect("runtime").block_on(async {
+            let path = serve(dir.path(), protocol, messages, hang).await;
+            read(&path, cap, Instant::now() + Duration::from_millis(500)).await
+        })
     }
 
     #[test]
     fn a_whole_listing_is_counted_per_queue_with_its_oldest() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let reading = run(async {
-            let path = serve(dir.path(), PROTOCOL, 7, false).await;
-            read(&path, 100, soon()).await
-        })
-        .expect("read");
+        let reading = read_from(PROTOCOL, 7, false, 100).expect("read");
         assert!(reading.complete);
         assert_eq!(reading.total(), 7);
         assert_eq!(
@@ -173,36 +175,17 @@ mod tests {
 
     #[test]
     fn the_cap_and_the_deadline_give_counts_marked_incomplete() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let capped = run(async {
-            let path = serve(dir.path(), PROTOCOL, 7, false).await;
-            read(&path, 5, soon()).await
-        })
-        .expect("read");
+        let capped = read_from(PROTOCOL, 7, false, 5).expect("read");
         assert_eq!((capped.total(), capped.complete), (5, false));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let exactly = run(async {
-            let path = serve(dir.path(), PROTOCOL, 7, false).await;
-            read(&path, 7, soon()).await
-        })
-        .expect("read");
+        let exactly = read_from(PROTOCOL, 7, false, 7).expect("read");
         assert_eq!((exactly.total(), exactly.complete), (7, true));
-        let dir = tempfile::tempdir().expect("tempdir");
-        let hung = run(async {
-            let path = serve(dir.path(), PROTOCOL, 3, true).await;
-            read(&path, 100, soon()).await
-        })
-        .expect("read");
+        let hung = read_from(PROTOCOL, 3, true, 100).expect("read");
         assert_eq!((hung.total(), hung.complete), (3, false));
     }
 
     #[test]
     fn another_protocol_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let refused = run(async {
-            let path = serve(dir.path(), "queue_flush_protocol", 1, false).await;
-            read(&path, 100, soon()).await
-        });
+        let refused = read_from("queue_flush_protocol", 1, false, 100);
         assert!(
             matches!(refused, Err(AttrError::WrongProtocol { ref found, .. }) if found == "queue_flush_protocol"),
             "{refused:?}"
