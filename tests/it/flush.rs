@@ -290,9 +290,8 @@ fn a_failing_flush_service_is_retried_and_a_bad_request_is_not() {
         &setup.dir.endpoint("public", "flush"),
         &["4294967295", "4294967295", "0"],
     );
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let daemon = setup.start(&["--control", control_arg]);
+    let (daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     daemon.wait_for_event("outcome", "ok", 1, LIMIT);
     let (_, stdout, stderr) = postkickd(&["status", "partner", "--json", "--control", control_arg]);
     let document: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
@@ -334,9 +333,8 @@ fn a_failing_flush_service_is_retried_and_a_bad_request_is_not() {
         "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    retry: {attempts: 3, backoff: 10ms}\n    flush: {queue_id: 4XyZ1}\n",
     );
     let requests = fake_flush(&setup.dir.endpoint("public", "flush"), &["3"]);
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let daemon = setup.start(&["--control", control_arg]);
+    let (daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     daemon.wait_for_event("outcome", "bad", 1, LIMIT);
     let (status, _, stderr) = postkickd(&["status", "--control", control_arg]);
     assert_eq!(status, 1, "a rule answered bad is failing: {stderr}");

@@ -24,9 +24,8 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
         "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n  - name: bad\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
     );
     let _qmgr = setup.socket("public", "qmgr");
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let daemon = setup.start(&["--control", control_arg]);
+    let (daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
     daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
     setup.write_rules("rules:\n  - name: broken\n    every: never\n    kick: public qmgr I\n");
@@ -80,9 +79,8 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
 fn kick_fires_a_rule_through_the_daemon() {
     let setup = Setup::new("rules:\n  - name: manual\n    every: 1h\n    kick: public qmgr D\n");
     let qmgr = setup.socket("public", "qmgr");
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let _daemon = setup.start(&["--control", control_arg]);
+    let (_daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     let (status, stdout, stderr) = postkickd(&["kick", "manual", "--control", control_arg]);
     assert_eq!(status, 0, "{stderr}");
     assert!(
@@ -106,9 +104,8 @@ fn kick_during_a_kick_in_flight_waits_for_its_own() {
         &setup.dir.endpoint("public", "qmgr"),
         Duration::from_secs(1),
     );
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let _daemon = setup.start(&["--control", control_arg]);
+    let (_daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     wait_for(Duration::from_secs(10), "the start kick in flight", || {
         let (_, stdout, _) = postkickd(&["status", "--json", "slow", "--control", control_arg]);
         let status: Value = serde_json::from_str(&stdout).ok()?;
@@ -129,8 +126,7 @@ fn kick_during_a_kick_in_flight_waits_for_its_own() {
 fn garbage_and_half_sent_requests_get_an_error_and_the_daemon_keeps_kicking() {
     let setup = Setup::new("rules:\n  - name: tick\n    every: 100ms\n    kick: public qmgr I\n");
     let qmgr = setup.socket("public", "qmgr");
-    let control = setup.dir.root.join("control");
-    let daemon = setup.start(&["--control", control.to_str().expect("utf8")]);
+    let (daemon, control) = setup.start_with_control();
     let answer = |request: &[u8], finish: bool| {
         let mut stream = UnixStream::connect(&control).expect("connect");
         stream.write_all(request).expect("send");
@@ -170,9 +166,8 @@ fn metrics_pass_promtool() {
         "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n  - name: \"odd.name-1\"\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
     );
     let _qmgr = setup.socket("public", "qmgr");
-    let control = setup.dir.root.join("control");
-    let control_arg = control.to_str().expect("utf8");
-    let daemon = setup.start(&["--control", control_arg]);
+    let (daemon, control) = setup.start_with_control();
+    let control_arg = control.as_str();
     daemon.wait_for_event("outcome", "failed", 1, Duration::from_secs(10));
     daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
     let (status, metrics, stderr) = postkickd(&["status", "--metrics", "--control", control_arg]);

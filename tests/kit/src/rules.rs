@@ -43,6 +43,13 @@ impl Setup {
         Daemon::start(&self.rules, args, &self.dir.root.join("daemon.log"))
     }
 
+    /// Starts the daemon with its control socket in this set-up's
+    /// directory; also returns the socket's path, as `--control` takes it.
+    pub fn start_with_control(&self) -> (Daemon, String) {
+        let control = self.dir.root.join("control").display().to_string();
+        (self.start(&["--control", &control]), control)
+    }
+
     /// Like [`Setup::start`], with the inotify queue limited to `events`
     /// (see [`Daemon::start_with_inotify_queue_limit`]).
     pub fn start_with_inotify_queue_limit(&self, events: u32) -> Option<Daemon> {
