@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use postkick_testkit::daemon::{as_user, binary, postkickd};
 use postkick_testkit::rules::Setup;
-use postkick_testkit::{mkfifo, wait_for, ServerStyle, SocketServer};
+use postkick_testkit::{mkfifo, wait_for};
 
 fn check(setup: &Setup) -> (i32, String, String) {
     postkickd(&["check", "--rules", setup.rules.to_str().expect("utf8")])
@@ -38,16 +38,7 @@ fn check_as_a_user_who_cannot_reach_private_fails_and_names_the_user() {
         return;
     }
     let setup = Setup::new("rules:\n  - name: anvil\n    every: 1h\n    kick: private tlsmgr W\n");
-    let _tlsmgr = SocketServer::start(
-        &setup.dir.endpoint("private", "tlsmgr"),
-        ServerStyle::UntilNul,
-    );
-    std::fs::set_permissions(
-        setup.dir.queue.join("private"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .expect("chmod");
-    let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
+    let (_tlsmgr, wrapper) = setup.unreachable_private("tlsmgr");
     let output = Command::new(&wrapper)
         .args(["check", "--rules"])
         .arg(&setup.rules)

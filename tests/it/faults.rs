@@ -6,7 +6,7 @@ use std::os::unix::net::UnixListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use postkick_testkit::daemon::{as_user, binary, Daemon, Event};
+use postkick_testkit::daemon::{binary, Daemon, Event};
 use postkick_testkit::rules::Setup;
 use postkick_testkit::{
     mkfifo, stale_socket, traversable_tempdir, wait_for, ServerStyle, SocketServer,
@@ -127,16 +127,7 @@ fn misbehaving_endpoints_end_within_their_timeout_and_never_delay_other_rules() 
 #[test]
 fn private_without_permission_names_the_fix() {
     let setup = Setup::new("rules:\n  - name: anvil\n    every: 1h\n    on_start: true\n    kick: private anvil refresh\n");
-    let _anvil = SocketServer::start(
-        &setup.dir.endpoint("private", "anvil"),
-        ServerStyle::UntilNul,
-    );
-    std::fs::set_permissions(
-        setup.dir.queue.join("private"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .expect("chmod");
-    let wrapper = as_user(&setup.dir.root, "nobody", "nogroup");
+    let (_anvil, wrapper) = setup.unreachable_private("anvil");
     let daemon = Daemon::start_with_program(
         &wrapper,
         &setup.rules,

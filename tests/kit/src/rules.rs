@@ -50,6 +50,23 @@ impl Setup {
         (self.start(&["--control", &control]), control)
     }
 
+    /// A live socket endpoint `private/service` in a `private/` that only
+    /// root may enter, and a wrapper that runs postkickd as user nobody,
+    /// who cannot reach it.
+    pub fn unreachable_private(&self, service: &str) -> (SocketServer, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let server = self.socket("private", service);
+        std::fs::set_permissions(
+            self.dir.queue.join("private"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .expect("chmod");
+        (
+            server,
+            crate::daemon::as_user(&self.dir.root, "nobody", "nogroup"),
+        )
+    }
+
     /// Like [`Setup::start`], with the inotify queue limited to `events`
     /// (see [`Daemon::start_with_inotify_queue_limit`]).
     pub fn start_with_inotify_queue_limit(&self, events: u32) -> Option<Daemon> {
