@@ -76,10 +76,7 @@ fn maildrop_latency() {
         ..postfix::Options::default()
     });
     let submit = instance.sendmail_config("nowhere");
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
+    let rules = instance.write_rules(
         "rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    kick: public pickup W\n",
     );
     println!("drop (sendmail returns) to empty maildrop, real Postfix 3.7, pickup polling off:");

@@ -108,10 +108,7 @@ fn main() {
         .expect("postsuper -h");
     assert!(held.status.success());
 
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
+    let rules = instance.write_rules(
         "rules:\n  - name: partner\n    every: 1h\n    flush: {site: partner.example}\n",
     );
     let control = instance.root.join("control");

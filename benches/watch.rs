@@ -392,10 +392,7 @@ fn requeue(messages: usize) {
     println!("\npostsuper -r ALL on {messages} held messages, real Postfix, pickup polling off:");
     for with_daemon in [false, true] {
         let daemon = with_daemon.then(|| {
-            let rules = instance.root.join("rules.yaml");
-            postkick_testkit::rules::write(
-                &rules,
-                &instance.config,
+            let rules = instance.write_rules(
                 "rules:\n  - name: maildrop\n    watch: maildrop\n    kick: public pickup W\n",
             );
             Daemon::start(&rules, &[], &instance.root.join("daemon.log"))

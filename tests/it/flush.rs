@@ -50,11 +50,7 @@ fn flush_site_retries_a_deferred_message_at_once_and_reports_ok() {
             .is_ok_and(|m| m.len() > 0)
             .then_some(())
     });
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
-        "rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    flush: {site: partner.example}\n",
+    let rules = instance.write_rules("rules:\n  - name: partner\n    every: 1h\n    on_start: true\n    flush: {site: partner.example}\n",
     );
     let (status, _, stderr) = postkickd(&["check", "--rules", rules.to_str().expect("utf8")]);
     assert_eq!(status, 0, "{stderr}");
@@ -79,11 +75,7 @@ fn a_site_fast_flush_domains_does_not_cover_is_refused_by_check_and_denied_by_th
         return;
     }
     let instance = relaying_instance();
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
-        "rules:\n  - name: stranger\n    every: 1h\n    on_start: true\n    flush: {site: stranger.example}\n",
+    let rules = instance.write_rules("rules:\n  - name: stranger\n    every: 1h\n    on_start: true\n    flush: {site: stranger.example}\n",
     );
     let (status, _, stderr) = postkickd(&["check", "--rules", rules.to_str().expect("utf8")]);
     assert_eq!(status, 1, "{stderr}");
@@ -117,10 +109,7 @@ fn flush_all_sends_qmgr_fadi_and_pickup_w() {
         pickup_wakeup: Some("-"),
         ..postfix::Options::default()
     });
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
+    let rules = instance.write_rules(
         "rules:\n  - name: everything\n    every: 1h\n    on_start: true\n    flush: all\n",
     );
     let daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
@@ -199,12 +188,8 @@ fn status_and_metrics_count_a_held_queue_as_postqueue_does() {
     let (counts, total) = postqueue_counts(&instance);
     assert_eq!(total, 1000, "postqueue -p");
     assert_eq!(counts, [("hold".to_owned(), 1000)]);
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
-        "rules:\n  - name: sweep\n    every: 1h\n    kick: public qmgr D\n",
-    );
+    let rules =
+        instance.write_rules("rules:\n  - name: sweep\n    every: 1h\n    kick: public qmgr D\n");
     let control = instance.root.join("control");
     let control_arg = control.to_str().expect("utf8");
     let _daemon = Daemon::start(

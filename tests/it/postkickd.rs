@@ -435,8 +435,7 @@ fn live_postfix_maildrop_is_emptied_by_the_watch_rule() {
         waiting, 1,
         "sendmail should leave its message in the maildrop"
     );
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(&rules, &instance.config, "rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    on_start: true\n    kick: public pickup W\n");
+    let rules = instance.write_rules("rules:\n  - name: pickup-on-maildrop\n    watch: maildrop\n    on_start: true\n    kick: public pickup W\n");
     let daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
     let empty = || {
         std::fs::read_dir(&maildrop)

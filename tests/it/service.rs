@@ -108,8 +108,7 @@ fn unprivileged_daemon_kicks_a_real_postfix() {
         return;
     }
     let instance = postfix::Instance::start(&postfix::Options::default());
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(&rules, &instance.config, "rules:\n  - name: pickup\n    every: 1h\n    on_start: true\n    kick: public pickup W\n  - name: anvil\n    every: 1h\n    on_start: true\n    kick: private anvil refresh\n  - name: maildrop\n    watch: maildrop\n    kick: public pickup W\n");
+    let rules = instance.write_rules("rules:\n  - name: pickup\n    every: 1h\n    on_start: true\n    kick: public pickup W\n  - name: anvil\n    every: 1h\n    on_start: true\n    kick: private anvil refresh\n  - name: maildrop\n    watch: maildrop\n    kick: public pickup W\n");
     let log = instance.root.join("daemon.log");
     let wrapper = as_user(&instance.root, "postfix", "postdrop");
     let daemon = Daemon::start_with_program(&wrapper, &rules, &[], &log);

@@ -202,11 +202,7 @@ fn a_stuck_maildrop_is_reported_and_its_drain_logged() {
         pickup_disabled: true,
         ..postfix::Options::default()
     });
-    let rules = instance.root.join("rules.yaml");
-    postkick_testkit::rules::write(
-        &rules,
-        &instance.config,
-        "rules:\n  - name: maildrop\n    watch: maildrop\n    drain_within: 2s\n    timeout: 1s\n    kick: public pickup W\n",
+    let rules = instance.write_rules("rules:\n  - name: maildrop\n    watch: maildrop\n    drain_within: 2s\n    timeout: 1s\n    kick: public pickup W\n",
     );
     let control = instance.root.join("control");
     let control_arg = control.to_str().expect("utf8");

@@ -131,6 +131,14 @@ impl Instance {
         run("postfix", &["-c", c, "reload"]);
     }
 
+    /// Writes `rules.yaml` in the instance's directory, pointing at its
+    /// configuration, with `body` after the `postfix:` part; its path.
+    pub fn write_rules(&self, body: &str) -> PathBuf {
+        let rules = self.root.join("rules.yaml");
+        crate::rules::write(&rules, &self.config, body);
+        rules
+    }
+
     /// The instance's maillog.
     pub fn log(&self) -> LogFile {
         LogFile(self.log.clone())
