@@ -11,8 +11,8 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::duration;
-use super::positions::Position;
 use super::schedule::CronError;
+use super::yaml::Position;
 use super::MAX_REQUEST_BYTES;
 
 /// `FILE:LINE:COLUMN` (or `FILE` without a position).

@@ -10,30 +10,28 @@
 //! what the rules mean for a given Postfix (absolute directories, endpoint
 //! paths, whether those exist) is resolved by the daemon's plan.
 //!
-//! The parts: this file is the model; `validate` walks the YAML,
-//! `triggers` is the table of trigger kinds with their keys and readers,
-//! `positions` finds `LINE:COLUMN` for any node, `error` words every
-//! mistake, `duration` and `schedule` read durations and cron
-//! expressions.
+//! The parts: this file is the model; `yaml` reads the text once into
+//! nodes that carry their `LINE:COLUMN` (bounded in depth and size),
+//! `validate` walks them, `triggers` is the table of trigger kinds with
+//! their keys and readers, `error` words every mistake, `duration` and
+//! `schedule` read durations and cron expressions.
 
 mod duration;
 mod error;
-mod positions;
 pub mod schedule;
 mod triggers;
 mod validate;
+mod yaml;
 
 pub(crate) use duration::display as display_duration;
 pub(crate) use error::location;
 pub use error::{Expected, RuleError, RuleErrorKind, RuleLabel, RulesError};
-pub use positions::Position;
 pub(crate) use triggers::kind_names;
+pub use yaml::Position;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use serde_yaml::Value;
 
 use schedule::Cron;
 
@@ -316,65 +314,36 @@ pub fn parse(text: &str) -> Result<RuleSet, Vec<RuleError>> {
 
 /// The valid rules of `text`, and every mistake in it, in file order.
 fn parse_all(text: &str) -> (RuleSet, Vec<RuleError>) {
-    let index = positions::PositionIndex::build(text);
-    let duplicates: Vec<RuleError> = index
-        .duplicates()
-        .iter()
-        .map(|(key, position)| RuleError {
-            position: Some(*position),
-            kind: RuleErrorKind::DuplicateKey { key: key.clone() },
-        })
-        .collect();
-    // serde_yaml refuses a mapping with a key written twice, and would
-    // place the mistake at the mapping. Each second key is reported where
-    // it is written; the rest of the file is read without those lines, so
-    // that its other mistakes are reported in the same run.
-    let readable = if duplicates.is_empty() {
-        std::borrow::Cow::Borrowed(text)
-    } else {
-        std::borrow::Cow::Owned(without_lines(text, index.duplicates()))
-    };
-    let nothing = RuleSet {
-        config_directory: None,
-        config_directory_position: None,
-        metrics_file: None,
-        rules: Vec::new(),
-    };
-    let document: Value = match serde_yaml::from_str(&readable) {
+    let document = match yaml::parse(text) {
         Ok(document) => document,
-        Err(_) if !duplicates.is_empty() => return (nothing, duplicates),
-        Err(e) => {
-            let syntax = RuleError {
-                position: e.location().map(|l| Position {
-                    line: l.line(),
-                    column: l.column(),
-                }),
-                kind: RuleErrorKind::YamlSyntax(e.to_string()),
+        Err(syntax) => {
+            let nothing = RuleSet {
+                config_directory: None,
+                config_directory_position: None,
+                metrics_file: None,
+                rules: Vec::new(),
             };
-            return (nothing, vec![syntax]);
+            let error = RuleError {
+                position: Some(syntax.position),
+                kind: RuleErrorKind::YamlSyntax(syntax.message),
+            };
+            return (nothing, vec![error]);
         }
     };
-    let mut validator = validate::Validator::new(index, schedule::Zones::from_environment());
-    let rule_set = validator.document(&document);
+    let mut validator = validate::Validator::new(schedule::Zones::from_environment());
+    let rule_set = validator.document(document.root.as_ref());
     let mut errors = validator.errors;
-    errors.extend(duplicates);
+    errors.extend(
+        document
+            .duplicates
+            .into_iter()
+            .map(|(key, position)| RuleError {
+                position: Some(position),
+                kind: RuleErrorKind::DuplicateKey { key },
+            }),
+    );
     errors.sort_by_key(|d| d.position);
     (rule_set, errors)
-}
-
-/// `text` with the lines of `places` blanked, line numbers kept.
-fn without_lines(text: &str, places: &[(String, Position)]) -> String {
-    text.split('\n')
-        .enumerate()
-        .map(|(i, line)| {
-            if places.iter().any(|(_, p)| p.line == i + 1) {
-                ""
-            } else {
-                line
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[cfg(test)]

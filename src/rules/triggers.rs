@@ -11,41 +11,31 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_yaml::Value;
-
 use super::error::{RuleErrorKind, RuleLabel};
-use super::positions::{NodePath, Step};
 use super::schedule::Cron;
-use super::validate::{child, Entries, Validator, HOUR};
+use super::validate::{Entry, Validator, HOUR};
+use super::yaml::Node;
 use super::{Readiness, Trigger};
 
 /// A rule's entries, looked up by key.
 pub(super) struct Fields<'v> {
-    entries: Entries<'v>,
-    path: NodePath,
+    entries: Vec<Entry<'v>>,
+    rule: &'v Node,
 }
 
 impl<'v> Fields<'v> {
-    pub(super) fn new(entries: Entries<'v>, path: &[Step]) -> Self {
-        Self {
-            entries,
-            path: path.to_vec(),
-        }
+    pub(super) fn new(entries: Vec<Entry<'v>>, rule: &'v Node) -> Self {
+        Self { entries, rule }
+    }
+
+    /// The entry of `key`, if the rule has it.
+    pub(super) fn entry(&self, key: &str) -> Option<Entry<'v>> {
+        self.entries.iter().find(|e| e.key == key).copied()
     }
 
     /// The value of `key`, if the rule has it.
-    pub(super) fn get(&self, key: &str) -> Option<&'v Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-
-    /// The path of `key` in this rule.
-    pub(super) fn at(&self, key: &str) -> NodePath {
-        child(&self.path, key)
-    }
-
-    /// The rule itself.
-    fn path(&self) -> &[Step] {
-        &self.path
+    pub(super) fn get(&self, key: &str) -> Option<&'v Node> {
+        self.entry(key).map(|e| e.value)
     }
 }
 
@@ -93,7 +83,7 @@ pub(super) fn read(v: &mut Validator, fields: &Fields<'_>, label: &RuleLabel) ->
     let kind = match present.as_slice() {
         [] => {
             v.value_error(
-                fields.path(),
+                fields.rule,
                 RuleErrorKind::NoTrigger {
                     rule: label.clone(),
                     kinds: kind_names().collect(),
@@ -103,8 +93,9 @@ pub(super) fn read(v: &mut Validator, fields: &Fields<'_>, label: &RuleLabel) ->
         }
         [one] => Some(*one),
         [first, second, ..] => {
-            v.key_error(
-                &fields.at(second.name),
+            let second = fields.entry(second.name).map(|e| e.at);
+            v.error_at(
+                second,
                 RuleErrorKind::ManyTriggers {
                     rule: label.clone(),
                     kinds: present.iter().map(|k| k.name).collect(),
@@ -121,13 +112,14 @@ pub(super) fn read(v: &mut Validator, fields: &Fields<'_>, label: &RuleLabel) ->
         .copied()
         .collect();
     for key in dedup(foreign) {
+        let at = fields.entry(key).map(|e| e.at);
         let owners = KINDS
             .iter()
             .filter(|k| k.keys.contains(&key))
             .map(|k| k.name)
             .collect();
-        v.key_error(
-            &fields.at(key),
+        v.error_at(
+            at,
             RuleErrorKind::KeyNotForKind {
                 key: key.to_owned(),
                 owners,
@@ -153,46 +145,42 @@ fn dedup(mut keys: Vec<&'static str>) -> Vec<&'static str> {
 fn optional<T>(
     fields: &Fields<'_>,
     key: &str,
-    read: impl FnOnce(&Value, NodePath) -> Option<T>,
+    read: impl FnOnce(&Node) -> Option<T>,
 ) -> Option<Option<T>> {
     match fields.get(key) {
-        Some(value) => read(value, fields.at(key)).map(Some),
+        Some(value) => read(value).map(Some),
         None => Some(None),
     }
 }
 
 fn jitter(v: &mut Validator, fields: &Fields<'_>) -> Option<Duration> {
-    optional(fields, "jitter", |value, at| {
-        v.duration(value, &at, "jitter", Duration::ZERO..=HOUR)
+    optional(fields, "jitter", |value| {
+        v.duration(value, "jitter", Duration::ZERO..=HOUR)
     })
     .map(Option::unwrap_or_default)
 }
 
 fn read_cron(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
-    let zone = optional(fields, "timezone", |value, at| {
-        let name = v.string(value, &at, "timezone")?;
+    let zone = optional(fields, "timezone", |value| {
+        let name = v.string(value, "timezone")?;
         let zone = v.zones.named(&name);
         if zone.is_none() {
-            v.value_error(&at, RuleErrorKind::UnknownZone { name });
+            v.value_error(value, RuleErrorKind::UnknownZone { name });
         }
         zone
     })
     .map(|zone| zone.unwrap_or_else(|| v.zones.local()));
     let jitter = jitter(v, fields);
-    let at = fields.at("cron");
-    let expression = fields
-        .get("cron")
-        .and_then(|value| v.string(value, &at, "cron"))?;
+    let cron = fields.get("cron")?;
+    let expression = v.string(cron, "cron")?;
     let schedule = match Cron::parse(&expression, zone?) {
         Ok(schedule) => schedule,
         Err(error) => {
-            v.value_error(&at, RuleErrorKind::BadCron(error));
+            v.value_error(cron, RuleErrorKind::BadCron(error));
             return None;
         }
     };
-    let catch_up = optional(fields, "catch_up", |value, at| {
-        v.boolean(value, &at, "catch_up")
-    });
+    let catch_up = optional(fields, "catch_up", |value| v.boolean(value, "catch_up"));
     Some(Trigger::Cron {
         expression,
         schedule,
@@ -206,7 +194,6 @@ fn read_every(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
     let period = fields.get("every").and_then(|value| {
         v.duration(
             value,
-            &fields.at("every"),
             "every",
             Duration::from_millis(1)..=Duration::from_secs(366 * 86_400),
         )
@@ -218,51 +205,47 @@ fn read_every(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
 }
 
 fn read_watch(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
-    let at = fields.at("watch");
-    let directory = fields
-        .get("watch")
-        .and_then(|value| v.string(value, &at, "watch"));
+    let watch = fields.get("watch")?;
+    let directory = v.string(watch, "watch");
     if directory.as_deref() == Some("") {
-        v.value_error(&at, RuleErrorKind::EmptyWatch);
+        v.value_error(watch, RuleErrorKind::EmptyWatch);
     }
-    let pattern = optional(fields, "pattern", |value, at| {
-        let text = v.string(value, &at, "pattern")?;
+    let pattern = optional(fields, "pattern", |value| {
+        let text = v.string(value, "pattern")?;
         match glob::Pattern::new(&text) {
             Ok(pattern) => Some(pattern),
             Err(e) => {
                 let why = e.to_string();
-                v.value_error(&at, RuleErrorKind::BadPattern { pattern: text, why });
+                v.value_error(value, RuleErrorKind::BadPattern { pattern: text, why });
                 None
             }
         }
     });
-    let debounce = optional(fields, "debounce", |value, at| {
-        v.duration(value, &at, "debounce", Duration::ZERO..=HOUR)
+    let debounce = optional(fields, "debounce", |value| {
+        v.duration(value, "debounce", Duration::ZERO..=HOUR)
     })
     .map(Option::unwrap_or_default);
-    let poll = optional(fields, "poll", |value, at| {
+    let poll = optional(fields, "poll", |value| {
         v.duration(
             value,
-            &at,
             "poll",
             Duration::from_millis(100)..=Duration::from_secs(86_400),
         )
     });
-    let ready = optional(fields, "ready", |value, at| {
-        match v.string(value, &at, "ready")?.as_str() {
+    let ready = optional(fields, "ready", |value| {
+        match v.string(value, "ready")?.as_str() {
             "any" => Some(Readiness::Any),
             "executable" => Some(Readiness::Executable),
             other => {
                 let text = other.to_owned();
-                v.value_error(&at, RuleErrorKind::BadReady { text });
+                v.value_error(value, RuleErrorKind::BadReady { text });
                 None
             }
         }
     });
-    let drain_within = optional(fields, "drain_within", |value, at| {
+    let drain_within = optional(fields, "drain_within", |value| {
         v.duration(
             value,
-            &at,
             "drain_within",
             Duration::ZERO..=Duration::from_secs(86_400),
         )

@@ -4,11 +4,9 @@
 //! would not answer `bad` to. Whether `fast_flush_domains` covers a site
 //! depends on `main.cf`, so `check` looks at that, not this.
 
-use serde_yaml::Value;
-
-use super::{child, Validator};
+use super::Validator;
 use crate::rules::error::{Expected, RuleErrorKind};
-use crate::rules::positions::Step;
+use crate::rules::yaml::{Node, Value};
 use crate::rules::Flush;
 
 /// The keys of `flush:` as a mapping.
@@ -35,40 +33,39 @@ fn queue_id_ok(id: &str) -> bool {
 }
 
 impl Validator {
-    pub(super) fn flush(&mut self, value: &Value, path: &[Step]) -> Option<Flush> {
-        match value {
+    pub(super) fn flush(&mut self, node: &Node) -> Option<Flush> {
+        match &node.value {
             Value::String(word) => match word.as_str() {
                 "all" => Some(Flush::All),
                 "refresh" => Some(Flush::Refresh),
                 "purge" => Some(Flush::Purge),
                 _ => {
-                    self.value_error(path, RuleErrorKind::FlushWord { text: word.clone() });
+                    self.value_error(node, RuleErrorKind::FlushWord { text: word.clone() });
                     None
                 }
             },
             Value::Mapping(_) => {
-                let entries = self.mapping(value, path, "flush", FLUSH_KEYS)?;
-                let [(key, item)] = entries.as_slice() else {
-                    self.value_error(path, RuleErrorKind::FlushMapping);
+                let entries = self.mapping(node, "flush", FLUSH_KEYS)?;
+                let [entry] = entries.as_slice() else {
+                    self.value_error(node, RuleErrorKind::FlushMapping);
                     return None;
                 };
-                let at = child(path, key);
-                let text = self.string(item, &at, &format!("flush {key}"))?;
-                if key == "site" {
+                let text = self.string(entry.value, &format!("flush {}", entry.key))?;
+                if entry.key == "site" {
                     if site_ok(&text) {
                         return Some(Flush::Site(text.to_ascii_lowercase()));
                     }
-                    self.value_error(&at, RuleErrorKind::FlushSite { text });
+                    self.value_error(entry.value, RuleErrorKind::FlushSite { text });
                 } else {
                     if queue_id_ok(&text) {
                         return Some(Flush::QueueId(text));
                     }
-                    self.value_error(&at, RuleErrorKind::FlushQueueId { text });
+                    self.value_error(entry.value, RuleErrorKind::FlushQueueId { text });
                 }
                 None
             }
-            other => {
-                self.wrong_type(path, "flush", Expected::Flush, other);
+            _ => {
+                self.wrong_type(node, "flush", Expected::Flush);
                 None
             }
         }

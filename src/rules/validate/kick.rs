@@ -4,16 +4,14 @@
 
 use std::collections::HashMap;
 
-use serde_yaml::Value;
-
-use super::{child, Validator, KICK_KEYS};
+use super::{Validator, KICK_KEYS};
 use crate::rules::error::{Expected, RuleErrorKind};
-use crate::rules::positions::Step;
+use crate::rules::yaml::{Node, Value};
 use crate::rules::{Target, MAX_REQUEST_BYTES};
 
 impl Validator {
     /// A class or service: one file name below the queue directory.
-    fn name_part(&mut self, text: &str, path: &[Step], what: &'static str) -> bool {
+    fn name_part(&mut self, text: &str, node: &Node, what: &'static str) -> bool {
         let why = if text.is_empty() {
             Some("must not be empty")
         } else if text.contains('/') {
@@ -27,7 +25,7 @@ impl Validator {
         };
         if let Some(why) = why {
             self.value_error(
-                path,
+                node,
                 RuleErrorKind::BadNamePart {
                     what,
                     text: text.to_owned(),
@@ -38,60 +36,55 @@ impl Validator {
         why.is_none()
     }
 
-    pub(super) fn kick(&mut self, value: &Value, path: &[Step]) -> Option<Target> {
-        let (class, service, request, paths) = match value {
+    pub(super) fn kick(&mut self, node: &Node) -> Option<Target> {
+        let (class, service, request, nodes) = match &node.value {
             Value::String(text) => {
                 let words: Vec<&str> = text.split_whitespace().collect();
                 let &[class, service, request] = words.as_slice() else {
-                    self.value_error(path, RuleErrorKind::KickWords { text: text.clone() });
+                    self.value_error(node, RuleErrorKind::KickWords { text: text.clone() });
                     return None;
                 };
-                let p = path.to_vec();
                 (
                     class.to_owned(),
                     service.to_owned(),
                     request.to_owned(),
-                    [p.clone(), p.clone(), p],
+                    [node, node, node],
                 )
             }
             Value::Mapping(_) => {
-                let entries = self.mapping(value, path, "kick", KICK_KEYS)?;
-                let mut found: HashMap<String, String> = HashMap::new();
-                for (key, item) in entries {
-                    let at = child(path, &key);
-                    if let Some(s) = self.string(item, &at, &format!("kick {key}")) {
-                        found.insert(key, s);
+                let entries = self.mapping(node, "kick", KICK_KEYS)?;
+                let mut found: HashMap<&str, (String, &Node)> = HashMap::new();
+                for entry in entries {
+                    let what = format!("kick {}", entry.key);
+                    if let Some(s) = self.string(entry.value, &what) {
+                        found.insert(entry.key, (s, entry.value));
                     }
                 }
                 let mut take = |key: &str| found.remove(key);
                 let (Some(class), Some(service), Some(request)) =
                     (take("class"), take("service"), take("request"))
                 else {
-                    self.value_error(path, RuleErrorKind::KickIncomplete);
+                    self.value_error(node, RuleErrorKind::KickIncomplete);
                     return None;
                 };
                 (
-                    class,
-                    service,
-                    request,
-                    [
-                        child(path, "class"),
-                        child(path, "service"),
-                        child(path, "request"),
-                    ],
+                    class.0,
+                    service.0,
+                    request.0,
+                    [class.1, service.1, request.1],
                 )
             }
-            other => {
-                self.wrong_type(path, "kick", Expected::Kick, other);
+            _ => {
+                self.wrong_type(node, "kick", Expected::Kick);
                 return None;
             }
         };
-        let class_ok = self.name_part(&class, &paths[0], "class");
-        let service_ok = self.name_part(&service, &paths[1], "service");
+        let class_ok = self.name_part(&class, nodes[0], "class");
+        let service_ok = self.name_part(&service, nodes[1], "service");
         let request_ok = request.len() <= MAX_REQUEST_BYTES;
         if !request_ok {
             self.value_error(
-                &paths[2],
+                nodes[2],
                 RuleErrorKind::RequestTooLong {
                     bytes: request.len(),
                 },

@@ -1,8 +1,9 @@
 //! Reading a parsed rules document into typed rules, every mistake kept.
 //!
-//! The [`Validator`] walks the YAML value with the [`PositionIndex`] beside
-//! it: each reader returns `None` on a mistake and records a [`RuleError`]
-//! at the node's position, so one run reports every mistake of the file.
+//! The [`Validator`] walks the parsed document, whose nodes carry their
+//! positions: each reader returns `None` on a mistake and records a
+//! [`RuleError`] at the node's (or its key's) position, so one run reports
+//! every mistake of the file.
 //! Which keys a section has is a table: the top level, `postfix`,
 //! `defaults`, `retry` and `kick` here (`flush` in its own file); a rule's
 //! keys are the common ones below plus what each trigger kind owns
@@ -13,15 +14,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_yaml::Value;
-
 mod flush;
 mod kick;
 
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
-use super::positions::{NodePath, Position, PositionIndex, Step};
 use super::schedule::Zones;
 use super::triggers::{self, Fields};
+use super::yaml::{Node, Position, Value};
 use super::{duration, Action, Retry, Rule, RuleSet};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
@@ -38,26 +37,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
 const POSITIVE_UP_TO_AN_HOUR: std::ops::RangeInclusive<Duration> = Duration::from_millis(1)..=HOUR;
 
-/// A mapping's string keys with their values.
-pub(super) type Entries<'v> = Vec<(String, &'v Value)>;
-
-/// The path one key further down.
-pub(super) fn child(path: &[Step], key: &str) -> NodePath {
-    let mut p = path.to_vec();
-    p.push(Step::Key(key.to_owned()));
-    p
-}
-
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
-    }
+/// One entry of a mapping whose key is a name.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry<'v> {
+    pub(super) key: &'v str,
+    /// Where the key is written.
+    pub(super) at: Position,
+    pub(super) value: &'v Node,
 }
 
 /// The allowed word a misspelling most likely meant: at most two edits
@@ -65,32 +51,10 @@ fn describe(value: &Value) -> &'static str {
 pub(super) fn closest(word: &str, allowed: &[&'static str]) -> Option<&'static str> {
     allowed
         .iter()
-        .map(|candidate| (edit_distance(word, candidate), *candidate))
+        .map(|candidate| (strsim::osa_distance(word, candidate), *candidate))
         .filter(|(distance, candidate)| *distance <= 2 && *distance * 2 < candidate.len())
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-/// Levenshtein distance with transpositions counted as one edit.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut rows = vec![(0..=b.len()).collect::<Vec<_>>(); a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
 }
 
 /// Every key a rule may have: its name, each trigger kind with the keys
@@ -115,83 +79,92 @@ struct Defaults {
     quiet: bool,
 }
 
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            retry: Retry::default(),
+            quiet: false,
+        }
+    }
+}
+
 /// Reads a document, collecting every mistake.
 pub(super) struct Validator {
-    index: PositionIndex,
     /// Where cron rules' time zones come from.
     pub(super) zones: Zones,
     pub(super) errors: Vec<RuleError>,
 }
 
 impl Validator {
-    pub(super) fn new(index: PositionIndex, zones: Zones) -> Self {
+    pub(super) fn new(zones: Zones) -> Self {
         Self {
-            index,
             zones,
             errors: Vec::new(),
         }
     }
 
-    fn error_at(&mut self, position: Option<Position>, kind: RuleErrorKind) {
+    pub(super) fn error_at(&mut self, position: Option<Position>, kind: RuleErrorKind) {
         self.errors.push(RuleError { position, kind });
     }
 
-    /// A mistake in the value at `path`.
-    pub(super) fn value_error(&mut self, path: &[Step], kind: RuleErrorKind) {
-        let position = self.index.value(path);
-        self.error_at(position, kind);
+    /// A mistake in a value.
+    pub(super) fn value_error(&mut self, node: &Node, kind: RuleErrorKind) {
+        self.error_at(Some(node.position), kind);
     }
 
-    /// A mistake in the key that ends `path`.
-    pub(super) fn key_error(&mut self, path: &[Step], kind: RuleErrorKind) {
-        let position = self.index.key(path);
-        self.error_at(position, kind);
+    /// A mistake in the key written at `at`.
+    pub(super) fn key_error(&mut self, at: Position, kind: RuleErrorKind) {
+        self.error_at(Some(at), kind);
     }
 
-    fn wrong_type(&mut self, path: &[Step], what: &str, expected: Expected, found: &Value) {
+    pub(super) fn wrong_type(&mut self, node: &Node, what: &str, expected: Expected) {
         self.value_error(
-            path,
+            node,
             RuleErrorKind::WrongType {
                 what: what.to_owned(),
                 expected,
-                found: describe(found),
+                found: node.describe(),
             },
         );
     }
 
     /// A mapping's entries, with unknown keys reported.
-    fn mapping<'v>(
+    pub(super) fn mapping<'v>(
         &mut self,
-        value: &'v Value,
-        path: &[Step],
+        node: &'v Node,
         what: &str,
         allowed: &[&'static str],
-    ) -> Option<Entries<'v>> {
-        let Value::Mapping(map) = value else {
-            self.wrong_type(path, what, Expected::Mapping, value);
+    ) -> Option<Vec<Entry<'v>>> {
+        let Value::Mapping(map) = &node.value else {
+            self.wrong_type(node, what, Expected::Mapping);
             return None;
         };
         let mut entries = Vec::new();
-        for (key, item) in map {
-            let Value::String(key) = key else {
+        for (key, value) in map {
+            let Some(name) = key.as_str() else {
                 self.value_error(
-                    path,
+                    key,
                     RuleErrorKind::KeyNotAName {
                         what: what.to_owned(),
-                        found: describe(key),
+                        found: key.describe(),
                     },
                 );
                 continue;
             };
-            if allowed.contains(&key.as_str()) {
-                entries.push((key.clone(), item));
+            if allowed.contains(&name) {
+                entries.push(Entry {
+                    key: name,
+                    at: key.position,
+                    value,
+                });
             } else {
                 self.key_error(
-                    &child(path, key),
+                    key.position,
                     RuleErrorKind::UnknownKey {
-                        key: key.clone(),
+                        key: name.to_owned(),
                         what: what.to_owned(),
-                        suggestion: closest(key, allowed),
+                        suggestion: closest(name, allowed),
                         expected: allowed.to_vec(),
                     },
                 );
@@ -200,21 +173,21 @@ impl Validator {
         Some(entries)
     }
 
-    pub(super) fn string(&mut self, value: &Value, path: &[Step], what: &str) -> Option<String> {
-        match value {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.wrong_type(path, what, Expected::String, other);
+    pub(super) fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                self.wrong_type(node, what, Expected::String);
                 None
             }
         }
     }
 
-    pub(super) fn boolean(&mut self, value: &Value, path: &[Step], what: &str) -> Option<bool> {
-        match value {
-            Value::Bool(b) => Some(*b),
-            other => {
-                self.wrong_type(path, what, Expected::Boolean, other);
+    pub(super) fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.wrong_type(node, what, Expected::Boolean);
                 None
             }
         }
@@ -222,22 +195,20 @@ impl Validator {
 
     pub(super) fn duration(
         &mut self,
-        value: &Value,
-        path: &[Step],
+        node: &Node,
         what: &str,
         range: std::ops::RangeInclusive<Duration>,
     ) -> Option<Duration> {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            other => {
-                self.wrong_type(path, what, Expected::Duration, other);
+        let text = match &node.value {
+            Value::String(s) | Value::Number(s) => s.clone(),
+            _ => {
+                self.wrong_type(node, what, Expected::Duration);
                 return None;
             }
         };
         let Some(duration) = duration::parse(&text) else {
             self.value_error(
-                path,
+                node,
                 RuleErrorKind::BadDuration {
                     what: what.to_owned(),
                     text,
@@ -247,7 +218,7 @@ impl Validator {
         };
         if !range.contains(&duration) {
             self.value_error(
-                path,
+                node,
                 RuleErrorKind::DurationOutOfRange {
                     what: what.to_owned(),
                     text,
@@ -259,205 +230,187 @@ impl Validator {
         Some(duration)
     }
 
-    fn retry(&mut self, value: &Value, path: &[Step], base: Retry) -> Option<Retry> {
-        let entries = self.mapping(value, path, "retry", RETRY_KEYS)?;
+    fn retry(&mut self, node: &Node, base: Retry) -> Option<Retry> {
+        let entries = self.mapping(node, "retry", RETRY_KEYS)?;
         let mut retry = base;
         let mut ok = true;
-        for (key, item) in entries {
-            let at = child(path, &key);
-            match key.as_str() {
-                "attempts" => match item.as_u64().and_then(|n| u32::try_from(n).ok()) {
+        for Entry { key, value, .. } in entries {
+            match key {
+                "attempts" => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
                     Some(n @ 1..=100) => retry.attempts = n,
                     _ => {
-                        self.value_error(&at, RuleErrorKind::RetryAttempts);
+                        self.value_error(value, RuleErrorKind::RetryAttempts);
                         ok = false;
                     }
                 },
-                "backoff" => {
-                    match self.duration(item, &at, "retry backoff", POSITIVE_UP_TO_AN_HOUR) {
-                        Some(d) => retry.backoff = d,
-                        None => ok = false,
-                    }
-                }
-                _ => match self.duration(item, &at, "retry max_backoff", POSITIVE_UP_TO_AN_HOUR) {
+                "backoff" => match self.duration(value, "retry backoff", POSITIVE_UP_TO_AN_HOUR) {
+                    Some(d) => retry.backoff = d,
+                    None => ok = false,
+                },
+                _ => match self.duration(value, "retry max_backoff", POSITIVE_UP_TO_AN_HOUR) {
                     Some(d) => retry.max_backoff = d,
                     None => ok = false,
                 },
             }
         }
         if ok && retry.max_backoff < retry.backoff {
-            self.value_error(path, RuleErrorKind::BackoffOrder);
+            self.value_error(node, RuleErrorKind::BackoffOrder);
             return None;
         }
         ok.then_some(retry)
     }
 
-    pub(super) fn document(&mut self, document: &Value) -> RuleSet {
+    fn defaults(&mut self, node: &Node) -> Defaults {
+        let mut defaults = Defaults::default();
+        for Entry { key, value, .. } in self
+            .mapping(node, "defaults", DEFAULT_KEYS)
+            .unwrap_or_default()
+        {
+            match key {
+                "timeout" => {
+                    if let Some(d) = self.duration(value, "timeout", POSITIVE_UP_TO_AN_HOUR) {
+                        defaults.timeout = d;
+                    }
+                }
+                "quiet" => {
+                    if let Some(q) = self.boolean(value, "quiet") {
+                        defaults.quiet = q;
+                    }
+                }
+                _ => {
+                    if let Some(r) = self.retry(value, Retry::default()) {
+                        defaults.retry = r;
+                    }
+                }
+            }
+        }
+        defaults
+    }
+
+    pub(super) fn document(&mut self, document: Option<&Node>) -> RuleSet {
         let mut rule_set = RuleSet {
             config_directory: None,
             config_directory_position: None,
             metrics_file: None,
             rules: Vec::new(),
         };
-        if document.is_null() {
+        let Some(document) = document.filter(|d| !matches!(d.value, Value::Null)) else {
             self.error_at(None, RuleErrorKind::EmptyFile);
             return rule_set;
-        }
-        if document.is_sequence() {
-            self.value_error(&[], RuleErrorKind::ListAtTop);
+        };
+        if matches!(document.value, Value::Sequence(_)) {
+            self.value_error(document, RuleErrorKind::ListAtTop);
             return rule_set;
         }
-        let Some(top) = self.mapping(document, &[], "the rules file", TOP_KEYS) else {
+        let Some(top) = self.mapping(document, "the rules file", TOP_KEYS) else {
             return rule_set;
         };
-        let mut defaults = Defaults {
-            timeout: DEFAULT_TIMEOUT,
-            retry: Retry::default(),
-            quiet: false,
-        };
-        let mut rules_value = None;
-        for (key, value) in &top {
-            let path = vec![Step::Key(key.clone())];
-            match key.as_str() {
+        let mut defaults = Defaults::default();
+        let mut rules_node = None;
+        for Entry { key, value, .. } in top {
+            match key {
                 "postfix" => {
-                    for (k, v) in self
-                        .mapping(value, &path, "postfix", POSTFIX_KEYS)
+                    for entry in self
+                        .mapping(value, "postfix", POSTFIX_KEYS)
                         .unwrap_or_default()
                     {
-                        let at = child(&path, &k);
-                        if let Some(dir) = self.string(v, &at, "postfix config_directory") {
+                        if let Some(dir) = self.string(entry.value, "postfix config_directory") {
                             rule_set.config_directory = Some(PathBuf::from(dir));
-                            rule_set.config_directory_position = self.index.value(&at);
+                            rule_set.config_directory_position = Some(entry.value.position);
                         }
                     }
                 }
-                "defaults" => {
-                    for (k, v) in self
-                        .mapping(value, &path, "defaults", DEFAULT_KEYS)
-                        .unwrap_or_default()
-                    {
-                        let at = child(&path, &k);
-                        match k.as_str() {
-                            "timeout" => {
-                                if let Some(d) =
-                                    self.duration(v, &at, "timeout", POSITIVE_UP_TO_AN_HOUR)
-                                {
-                                    defaults.timeout = d;
-                                }
-                            }
-                            "quiet" => {
-                                if let Some(q) = self.boolean(v, &at, "quiet") {
-                                    defaults.quiet = q;
-                                }
-                            }
-                            _ => {
-                                if let Some(r) = self.retry(v, &at, Retry::default()) {
-                                    defaults.retry = r;
-                                }
-                            }
-                        }
-                    }
-                }
+                "defaults" => defaults = self.defaults(value),
                 "metrics_file" => {
-                    if let Some(file) = self.string(value, &path, "metrics_file") {
+                    if let Some(file) = self.string(value, "metrics_file") {
                         if file.starts_with('/') && file.ends_with(".prom") {
                             rule_set.metrics_file = Some(PathBuf::from(file));
                         } else {
-                            self.value_error(&path, RuleErrorKind::MetricsFile { file });
+                            self.value_error(value, RuleErrorKind::MetricsFile { file });
                         }
                     }
                 }
-                _ => rules_value = Some(*value),
+                _ => rules_node = Some(value),
             }
         }
-        let Some(rules_value) = rules_value else {
-            self.error_at(self.index.value(&[]), RuleErrorKind::NoRulesList);
+        let Some(rules_node) = rules_node else {
+            self.value_error(document, RuleErrorKind::NoRulesList);
             return rule_set;
         };
-        let path = vec![Step::Key("rules".into())];
-        let items: &[Value] = match rules_value {
+        let items: &[Node] = match &rules_node.value {
             Value::Sequence(items) => items,
             Value::Null => &[],
-            other => {
-                self.wrong_type(&path, "rules", Expected::List, other);
+            _ => {
+                self.wrong_type(rules_node, "rules", Expected::List);
                 return rule_set;
             }
         };
-        let mut first_use: HashMap<String, Option<Position>> = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            let mut at = path.clone();
-            at.push(Step::Index(i));
+        let mut first_use: HashMap<&str, Position> = HashMap::new();
+        for item in items {
             let mut duplicate = false;
-            if let Some(name) = item.get("name").and_then(Value::as_str) {
-                let name_position = self.index.value(&child(&at, "name"));
-                if let Some(first) = first_use.get(name) {
+            if let Some((name, text)) = item.get("name").and_then(|n| Some((n, n.as_str()?))) {
+                if let Some(first) = first_use.get(text) {
                     let kind = RuleErrorKind::DuplicateName {
-                        name: name.to_owned(),
-                        first_line: first.map(|p| p.line),
+                        name: text.to_owned(),
+                        first_line: Some(first.line),
                     };
-                    self.error_at(name_position, kind);
+                    self.value_error(name, kind);
                     duplicate = true;
                 } else {
-                    first_use.insert(name.to_owned(), name_position);
+                    first_use.insert(text, name.position);
                 }
             }
             // A duplicate is still read, so that its other mistakes show.
-            if let Some(rule) = self.rule(item, &at, defaults).filter(|_| !duplicate) {
+            if let Some(rule) = self.rule(item, defaults).filter(|_| !duplicate) {
                 rule_set.rules.push(rule);
             }
         }
         rule_set
     }
 
-    fn rule(&mut self, value: &Value, path: &[Step], defaults: Defaults) -> Option<Rule> {
-        let entries = self.mapping(value, path, "a rule", &rule_keys())?;
+    fn rule(&mut self, node: &Node, defaults: Defaults) -> Option<Rule> {
+        let entries = self.mapping(node, "a rule", &rule_keys())?;
         let errors_before = self.errors.len();
-        let fields = Fields::new(entries, path);
+        let fields = Fields::new(entries, node);
         let name = match fields.get("name") {
-            Some(v) => self.string(v, &fields.at("name"), "name"),
+            Some(v) => self.string(v, "name"),
             None => {
-                self.value_error(path, RuleErrorKind::NoName);
+                self.value_error(node, RuleErrorKind::NoName);
                 None
             }
         };
-        if let Some(n) = &name {
+        if let (Some(n), Some(at)) = (&name, fields.get("name")) {
             let valid = !n.is_empty()
                 && n.chars()
                     .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
             if !valid {
-                self.value_error(
-                    &fields.at("name"),
-                    RuleErrorKind::BadName { name: n.clone() },
-                );
+                self.value_error(at, RuleErrorKind::BadName { name: n.clone() });
             }
         }
         let label = RuleLabel(name.clone());
         let trigger = triggers::read(self, &fields, &label);
-        let action = match (fields.get("kick"), fields.get("flush")) {
-            (Some(v), None) => self.kick(v, &fields.at("kick")).map(Action::Kick),
-            (None, Some(v)) => self.flush(v, &fields.at("flush")).map(Action::Flush),
-            (Some(_), Some(_)) => {
-                self.key_error(
-                    &fields.at("flush"),
-                    RuleErrorKind::TwoActions { rule: label },
-                );
+        let action = match (fields.get("kick"), fields.entry("flush")) {
+            (Some(v), None) => self.kick(v).map(Action::Kick),
+            (None, Some(flush)) => self.flush(flush.value).map(Action::Flush),
+            (Some(_), Some(flush)) => {
+                self.key_error(flush.at, RuleErrorKind::TwoActions { rule: label });
                 None
             }
             (None, None) => {
-                self.value_error(path, RuleErrorKind::NoAction { rule: label });
+                self.value_error(node, RuleErrorKind::NoAction { rule: label });
                 None
             }
         };
         let timeout = match fields.get("timeout") {
-            Some(v) => self.duration(v, &fields.at("timeout"), "timeout", POSITIVE_UP_TO_AN_HOUR),
+            Some(v) => self.duration(v, "timeout", POSITIVE_UP_TO_AN_HOUR),
             None => Some(defaults.timeout),
         };
         let retry = match fields.get("retry") {
-            Some(v) => self.retry(v, &fields.at("retry"), defaults.retry),
+            Some(v) => self.retry(v, defaults.retry),
             None => Some(defaults.retry),
         };
         let mut flag = |key: &str, default: bool| match fields.get(key) {
-            Some(v) => self.boolean(v, &fields.at(key), key),
+            Some(v) => self.boolean(v, key),
             None => Some(default),
         };
         let enabled = flag("enabled", true);
@@ -475,7 +428,7 @@ impl Validator {
             enabled: enabled?,
             on_start: on_start?,
             quiet: quiet?,
-            position: self.index.value(path),
+            position: Some(node.position),
         })
     }
 }
