@@ -35,6 +35,7 @@ pub use control::DEFAULT_CONTROL_PATH;
 pub use logging::{init as init_logging, LogFormat};
 pub use serve::run;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
@@ -148,9 +149,12 @@ pub fn exit(result: Result<(), DaemonError>) -> Exit {
         "postkickd: "
     };
     let priority = logging::priority(tracing::Level::ERROR);
+    // One write for many lines: a file can have a mistake on every line.
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
     for line in err.to_string().lines() {
-        eprintln!("{priority}{prefix}{line}");
+        let _ = writeln!(stderr, "{priority}{prefix}{line}");
     }
+    let _ = stderr.flush();
     Exit::Failure
 }
 

@@ -274,10 +274,31 @@ fn hostile_rules_files_get_a_clear_error_quickly() {
         "{stderr}"
     );
 
-    let deep = format!("rules: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
-    let (status, stderr) = check(deep.as_bytes());
-    assert_eq!(status, 1);
-    assert!(stderr.contains("YAML syntax"), "{stderr}");
+    // Nesting is refused at its bound, without reading the rest: 80,000
+    // levels and a whole 1 MiB of them, of lists, mappings and blocks.
+    let deep = format!("rules: {}{}\n", "[".repeat(80_000), "]".repeat(80_000));
+    let most = (1 << 20) - 16;
+    let mut block = String::new();
+    for depth in 0.. {
+        let line = format!("{}a:\n", " ".repeat(depth));
+        if block.len() + line.len() > most {
+            break;
+        }
+        block.push_str(&line);
+    }
+    for text in [
+        deep,
+        format!("rules: {}", "[".repeat(most)),
+        format!("rules: {}", "{a: ".repeat(most / 4)),
+        block,
+    ] {
+        let (status, stderr) = check(text.as_bytes());
+        assert_eq!(status, 1);
+        assert!(
+            stderr.contains("YAML syntax: lists and mappings nested more than 64 deep"),
+            "{stderr}"
+        );
+    }
 
     let mut laughs = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
     for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]

@@ -103,18 +103,22 @@ pub fn check(
 
 /// Prints findings in file order; returns them.
 fn print_findings(shown: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+    use std::io::Write as _;
     findings.sort_by_key(|f| f.position);
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
     for f in &findings {
         let (level, priority) = match f.severity {
             Severity::Warning => ("warning: ", priority(tracing::Level::WARN)),
             Severity::Error => ("", priority(tracing::Level::ERROR)),
         };
-        eprintln!(
+        let _ = writeln!(
+            stderr,
             "{priority}{}: {level}{}",
             rules::location(shown, f.position),
             f.message
         );
     }
+    let _ = stderr.flush();
     findings
 }
 
