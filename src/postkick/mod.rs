@@ -28,7 +28,7 @@ pub mod getopt;
 
 use crate::exit::Exit;
 use crate::postfix::config::{self, ConfigWarning, LoadOptions, MainCf, Reporter};
-use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Report, Severity, Timeouts};
+use crate::postfix::endpoint::{self, EndpointError, Loudness, PeerOutcome, Report, Timeouts};
 use crate::postfix::services;
 use diag::{Diagnostics, Level};
 
@@ -248,16 +248,16 @@ impl Kick<'_> {
     }
 
     fn fail(&self, diag: &Diagnostics, err: &EndpointError) -> Exit {
-        match err.severity() {
-            Severity::Fatal => {
+        match err.loudness() {
+            Loudness::Fatal => {
                 diag.line(Level::Fatal, &err.message());
                 return Exit::Failure;
             }
-            Severity::Warning => diag.line(Level::Warning, &err.message()),
-            Severity::VerboseWarning if diag.verbose > 0 => {
+            Loudness::Warning => diag.line(Level::Warning, &err.message()),
+            Loudness::VerboseWarning if diag.verbose > 0 => {
                 diag.line(Level::Warning, &err.message());
             }
-            Severity::VerboseInfo if diag.verbose > 0 => {
+            Loudness::VerboseInfo if diag.verbose > 0 => {
                 diag.line(Level::Info, &err.message());
             }
             _ => {}

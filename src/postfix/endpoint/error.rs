@@ -49,7 +49,7 @@ impl fmt::Display for FifoRefusal {
 
 /// How loudly Postfix's `postkick` reports a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
+pub enum Loudness {
     /// A `warning:` line, always.
     Warning,
     /// A `warning:` line, only with `-v`.
@@ -137,12 +137,12 @@ impl EndpointError {
     }
 
     /// How Postfix's `postkick` reports it.
-    pub fn severity(&self) -> Severity {
+    pub fn loudness(&self) -> Loudness {
         match self {
-            Self::Lookup { .. } | Self::NotSocketOrFifo { .. } => Severity::Warning,
-            Self::NameTooLong { .. } => Severity::Fatal,
-            Self::FifoOpen { .. } => Severity::VerboseInfo,
-            Self::Connect { .. } | Self::Write { .. } => Severity::VerboseWarning,
+            Self::Lookup { .. } | Self::NotSocketOrFifo { .. } => Loudness::Warning,
+            Self::NameTooLong { .. } => Loudness::Fatal,
+            Self::FifoOpen { .. } => Loudness::VerboseInfo,
+            Self::Connect { .. } | Self::Write { .. } => Loudness::VerboseWarning,
         }
     }
 }

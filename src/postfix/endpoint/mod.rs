@@ -23,7 +23,7 @@ mod error;
 mod fifo;
 mod socket;
 
-pub use error::{EndpointError, FifoRefusal, Severity};
+pub use error::{EndpointError, FifoRefusal, Loudness};
 
 use std::io;
 use std::os::unix::fs::FileTypeExt;

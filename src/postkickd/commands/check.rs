@@ -15,10 +15,11 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::postfix::config::ConfigWarning;
+use crate::postkickd::error::DaemonError;
 use crate::postkickd::lint::{self, Finding, Severity};
+use crate::postkickd::load::read_main_cf;
 use crate::postkickd::logging::priority;
 use crate::postkickd::plan::Plan;
-use crate::postkickd::{read_main_cf, DaemonError};
 use crate::rules::schedule::Cron;
 use crate::rules::{self, Action, Rule, Trigger};
 

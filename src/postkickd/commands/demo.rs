@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::test_queue::{self, Received};
-use crate::postkickd::serve::{serve, StopSignals};
+use crate::postkickd::engine::{serve, StopSignals};
 use crate::postkickd::{DaemonError, RunOptions};
 use crate::rules::{self, Action};
 

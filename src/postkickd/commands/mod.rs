@@ -7,11 +7,13 @@
 
 mod check;
 mod demo;
+mod kick;
 mod next;
 mod status;
 mod test_queue;
 
 pub use check::{check, reload};
 pub use demo::{demo, endpoints};
+pub use kick::kick;
 pub use next::next;
-pub use status::{kick, status, StatusForm};
+pub use status::{status, StatusForm};

@@ -16,26 +16,47 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use super::control;
-use super::plan::Plan;
-use super::queue::QueueGauge;
+use std::path::PathBuf;
+
 use super::running::Running;
 use super::state::StateFile;
-use super::status::{self, DaemonView, Observed, Reloads};
-use super::{load_plan, systemd, whole_file, DaemonError, RunOptions};
+use super::systemd;
+use crate::postkickd::control::observed::{DaemonView, Observed};
+use crate::postkickd::control::protocol::Reloads;
+use crate::postkickd::control::queue::QueueGauge;
+use crate::postkickd::control::server as control;
+use crate::postkickd::error::DaemonError;
+use crate::postkickd::load::load_plan;
+use crate::postkickd::plan::Plan;
+use crate::postkickd::{render, whole_file};
+
+/// What `postkickd run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The rules file.
+    pub rules_path: PathBuf,
+    /// `-c`: overrides the rules file's `postfix.config_directory`.
+    pub config_directory: Option<PathBuf>,
+    /// Log the kicks instead of sending them.
+    pub dry_run: bool,
+    /// The control socket; `None`: the unit's, if its directory exists.
+    pub control: Option<PathBuf>,
+    /// The state file; `None`: the unit's, if its directory exists.
+    pub state: Option<PathBuf>,
+}
 
 /// How long a stop may take, in-flight kicks included.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// `SIGTERM` and `SIGINT`: the ways to ask any long-running command to end.
-pub(super) struct StopSignals {
+pub(crate) struct StopSignals {
     terminate: Signal,
     interrupt: Signal,
 }
 
 impl StopSignals {
     /// Installs the handlers (inside a runtime).
-    pub(super) fn install() -> Result<Self, DaemonError> {
+    pub(crate) fn install() -> Result<Self, DaemonError> {
         Ok(Self {
             terminate: signal(SignalKind::terminate())
                 .map_err(DaemonError::setup("the SIGTERM handler"))?,
@@ -45,7 +66,7 @@ impl StopSignals {
     }
 
     /// Resolves at the next `SIGTERM` or `SIGINT`.
-    pub(super) async fn recv(&mut self) {
+    pub(crate) async fn recv(&mut self) {
         tokio::select! {
             _ = self.terminate.recv() => {}
             _ = self.interrupt.recv() => {}
@@ -93,7 +114,7 @@ const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// Writes the metrics to `path` whole, so that a scrape never reads half
 /// a file.
 fn write_metrics(path: &Path, observed: &Observed) {
-    if let Err(e) = whole_file::write(path, observed.metrics().as_bytes()) {
+    if let Err(e) = whole_file::write(path, render::metrics(observed).as_bytes()) {
         tracing::warn!(event = "metrics_not_written", file = %path.display(), error = %e, "cannot write the metrics file");
     }
 }
@@ -132,7 +153,7 @@ pub fn run(options: &RunOptions) -> Result<(), DaemonError> {
 }
 
 /// Runs the rules until a signal says stop or `until` completes.
-pub(super) async fn serve(
+pub(crate) async fn serve(
     options: &RunOptions,
     until: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
@@ -183,8 +204,8 @@ pub(super) async fn serve(
     loop {
         tokio::select! {
             _ = user1.recv() => {
-                if let Ok(status) = observed.json() {
-                    for line in status::table(&status).lines() {
+                if let Ok(status) = observed.document(None) {
+                    for line in render::table(&status).lines() {
                         tracing::info!(event = "status", "{line}");
                     }
                 }

@@ -13,7 +13,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
+/// The file's document.
+#[derive(Debug, Serialize, Deserialize)]
+struct StateDocument {
+    version: u32,
+    last_fire: HashMap<String, Timestamp>,
+}
 
 /// Where the state lives.
 #[derive(Debug, Clone)]
@@ -38,31 +45,23 @@ impl StateFile {
                 return HashMap::new();
             }
         };
-        let parsed: Option<HashMap<String, Timestamp>> =
-            serde_json::from_str::<Value>(&text).ok().and_then(|v| {
-                v["last_fire"].as_object().map(|fires| {
-                    fires
-                        .iter()
-                        .filter_map(|(rule, at)| Some((rule.clone(), at.as_str()?.parse().ok()?)))
-                        .collect()
-                })
-            });
-        parsed.unwrap_or_else(|| {
-            tracing::warn!(event = "state_ignored", file = %self.path.display(), "the state file is corrupt: starting without it");
-            HashMap::new()
-        })
+        match serde_json::from_str::<StateDocument>(&text) {
+            Ok(document) => document.last_fire,
+            Err(e) => {
+                tracing::warn!(event = "state_ignored", file = %self.path.display(), error = %e, "the state file is corrupt: starting without it");
+                HashMap::new()
+            }
+        }
     }
 
     /// Replaces the file with `fires`, atomically; a failure is logged.
     pub(crate) fn save(&self, fires: &HashMap<String, Timestamp>) {
-        let document = json!({
-            "version": 1,
-            "last_fire": fires
-                .iter()
-                .map(|(rule, at)| (rule.clone(), Value::String(at.to_string())))
-                .collect::<serde_json::Map<String, Value>>(),
-        });
-        if let Err(e) = super::whole_file::write(&self.path, document.to_string().as_bytes()) {
+        let document = StateDocument {
+            version: 1,
+            last_fire: fires.clone(),
+        };
+        let text = serde_json::to_string(&document).unwrap_or_default();
+        if let Err(e) = crate::postkickd::whole_file::write(&self.path, text.as_bytes()) {
             tracing::warn!(event = "state_not_saved", file = %self.path.display(), error = %e, "cannot save the state file");
         }
     }

@@ -28,26 +28,17 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::pending::Pending;
-use super::plan::{PlannedRule, Request, Source};
-use super::stats::{self, LastKick, RuleStats};
+use super::stats::{LastKick, Outcome, RuleStats};
 use super::stop::{self, stopped, Stop};
 use crate::postfix::attr::AttrError;
 use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
 use crate::postfix::flush::{self, FlushStatus};
-
-/// How a kick ended after all its attempts: recorded, or abandoned
-/// because the daemon is stopping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// Recorded in the rule's stats.
-    Ended(stats::Outcome),
-    /// The daemon is stopping: the retries were abandoned.
-    Abandoned,
-}
+use crate::postkickd::plan::{PlannedRule, Request, Source};
 
 /// What the attempts of one kick came to.
 struct Attempts {
-    outcome: Outcome,
+    /// `None`: the daemon is stopping, and the retries were abandoned.
+    outcome: Option<Outcome>,
     count: u32,
     error: Option<String>,
 }
@@ -90,9 +81,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
                 permit = descriptors.acquire_owned() => permit.ok(),
                 () = stopped(&mut shutdown, |s| s == Stop::Now) => None,
             };
-            let Some(_permit) = permit else {
-                return Outcome::Abandoned;
-            };
+            let _permit = permit?;
             let mut shutdown = stop;
             // A reload lets retries finish; only a shutdown abandons them.
             kick(
@@ -126,7 +115,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             let planned = Arc::clone(&definition.borrow());
             let started = tokio::time::Instant::now();
             let outcome = send(number, Arc::clone(&planned), stop.clone()).await;
-            if outcome == Outcome::Abandoned || *stop.borrow() != Stop::Running {
+            if outcome.is_none() || *stop.borrow() != Stop::Running {
                 break;
             }
             let debounce = match &planned.source {
@@ -145,14 +134,14 @@ pub(crate) async fn kicker(kicker: Kicker) {
 
 /// Sends the rule's kick numbered `number`, retrying as the rule says, and
 /// records it in `stats`; `stopping` resolves when retries must be
-/// abandoned.
+/// abandoned (then `None`).
 async fn kick(
     number: u64,
     planned: &PlannedRule,
     dry_run: bool,
     stats: &RuleStats,
     stopping: impl std::future::Future<Output = ()>,
-) -> Outcome {
+) -> Option<Outcome> {
     use tracing::Instrument;
     let rule = &planned.rule;
     // Every line of this kick carries the rule, its trigger, its target and
@@ -172,7 +161,7 @@ async fn kick(
         .instrument(span)
         .await;
     match done.outcome {
-        Outcome::Ended(outcome) => stats.ended(
+        Some(outcome) => stats.ended(
             number,
             LastKick {
                 at,
@@ -182,7 +171,7 @@ async fn kick(
                 error: done.error,
             },
         ),
-        Outcome::Abandoned => stats.abandoned(),
+        None => stats.abandoned(),
     }
     done.outcome
 }
@@ -216,7 +205,7 @@ impl AttemptError {
 
 /// What one attempt's deliveries came to.
 struct Delivered {
-    outcome: stats::Outcome,
+    outcome: Outcome,
     /// Bytes the raw kicks wrote.
     bytes: usize,
     /// How each raw kick's server left.
@@ -227,7 +216,7 @@ struct Delivered {
 async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
     let deadline = tokio::time::Instant::now() + planned.rule.timeout;
     let mut done = Delivered {
-        outcome: stats::Outcome::Delivered,
+        outcome: Outcome::Delivered,
         bytes: 0,
         servers: Vec::new(),
     };
@@ -272,7 +261,7 @@ async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
                         status,
                     });
                 }
-                done.outcome = stats::Outcome::Answer(status);
+                done.outcome = Outcome::answered(status);
             }
         }
     }
@@ -280,12 +269,12 @@ async fn attempt(planned: &PlannedRule) -> Result<Delivered, AttemptError> {
 }
 
 /// What an administrator should do about a final answer that is not ok.
-fn answer_hint(status: FlushStatus) -> Option<&'static str> {
-    match status {
-        FlushStatus::Deny => Some(
+fn answer_hint(outcome: Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Deny => Some(
             "fast_flush_domains does not cover this site: add it in main.cf (fast_flush_domains, by default $relay_domains), then postfix reload",
         ),
-        FlushStatus::Bad => Some("the flush service found the request malformed: see the mail log"),
+        Outcome::Bad => Some("the flush service found the request malformed: see the mail log"),
         _ => None,
     }
 }
@@ -299,7 +288,7 @@ async fn attempts(
     if dry_run {
         tracing::info!(outcome = %"dry-run", "kick not sent (dry run)");
         return Attempts {
-            outcome: Outcome::Ended(stats::Outcome::DryRun),
+            outcome: Some(Outcome::DryRun),
             count: 0,
             error: None,
         };
@@ -315,11 +304,12 @@ async fn attempts(
             Ok(done) => {
                 let outcome = done.outcome.as_str();
                 let server = done.servers.join(", ");
-                let (message, hint) = match done.outcome {
-                    stats::Outcome::Answer(status) => ("flush answered", answer_hint(status)),
-                    _ => ("kick delivered", None),
+                let answered = done.outcome.is_answer();
+                let (message, hint) = if answered {
+                    ("flush answered", answer_hint(done.outcome))
+                } else {
+                    ("kick delivered", None)
                 };
-                let answered = matches!(done.outcome, stats::Outcome::Answer(_));
                 if let Some(hint) = hint {
                     tracing::error!(outcome, attempt = attempt_number, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
                 } else if answered && rule.quiet {
@@ -332,7 +322,7 @@ async fn attempts(
                     tracing::info!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
                 }
                 return Attempts {
-                    outcome: Outcome::Ended(done.outcome),
+                    outcome: Some(done.outcome),
                     count: attempt_number,
                     error: hint.map(|hint| format!("answered {outcome}: {hint}")),
                 };
@@ -351,7 +341,7 @@ async fn attempts(
                     () = tokio::time::sleep(delay) => {}
                     () = &mut stopping => {
                         return Attempts {
-                            outcome: Outcome::Abandoned,
+                            outcome: None,
                             count: attempt_number,
                             error: Some(err.to_string()),
                         }
@@ -360,8 +350,8 @@ async fn attempts(
             }
             Err(err) => {
                 let outcome = match &err {
-                    AttemptError::Failed { status, .. } => stats::Outcome::Answer(*status),
-                    _ => stats::Outcome::Failed,
+                    AttemptError::Failed { status, .. } => Outcome::answered(*status),
+                    _ => Outcome::Failed,
                 };
                 tracing::error!(
                     outcome = %outcome.as_str(),
@@ -373,7 +363,7 @@ async fn attempts(
                     err.hint()
                 );
                 return Attempts {
-                    outcome: Outcome::Ended(outcome),
+                    outcome: Some(outcome),
                     count: attempt_number,
                     error: Some(format!("{err}: {}", err.hint())),
                 };

@@ -12,25 +12,24 @@
 //! RULE` raises the rule's pending kick and answers with that kick's
 //! outcome.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 
-use super::status::{KickDocument, Observed};
-use super::DaemonError;
+use super::observed::Observed;
+use super::protocol::{ErrorAnswer, KickAnswer, KickDocument, Request, MAX_REQUEST};
+use crate::postkickd::error::DaemonError;
+use crate::postkickd::render;
 
 /// Where the unit's daemon listens.
 pub const DEFAULT_CONTROL_PATH: &str = "/run/postkickd/control";
-/// The longest request line.
-const MAX_REQUEST: usize = 256;
 /// How long a client may take to send it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `kick RULE` waits for the kick's end.
-const KICK_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const KICK_WAIT: Duration = Duration::from_secs(120);
 
 /// Binds the control socket at `path`, replacing a stale one.
 pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
@@ -56,33 +55,38 @@ pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
 }
 
 async fn answer(mut stream: UnixStream, observed: Arc<Observed>) {
-    let request = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
+    let line = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
         Ok(Ok(line)) => line,
-        Ok(Err(why)) => return reply(&mut stream, error(&why).to_string()).await,
-        Err(_) => return reply(&mut stream, error("no request within 2 s").to_string()).await,
+        Ok(Err(why)) => return reply(&mut stream, error(why)).await,
+        Err(_) => return reply(&mut stream, error("no request within 2 s".into())).await,
     };
-    let words: Vec<&str> = request.split_whitespace().collect();
-    let answer = match words.as_slice() {
-        ["status"] => {
-            observed.queue.read().await;
-            status(&observed, None)
+    let request = match line.parse::<Request>() {
+        Ok(request) => request,
+        Err(unknown) => return reply(&mut stream, error(unknown.to_string())).await,
+    };
+    let answer = match request {
+        Request::Status { rule } => {
+            if rule.is_none() {
+                observed.queue.read().await;
+            }
+            match observed.document(rule.as_deref()) {
+                Ok(document) => json(&document),
+                Err(why) => error(why),
+            }
         }
-        ["status", rule] => status(&observed, Some(rule)),
-        ["metrics"] => {
+        Request::Metrics => {
             observed.queue.read().await;
-            let _ = stream.write_all(observed.metrics().as_bytes()).await;
+            let _ = stream
+                .write_all(render::metrics(&observed).as_bytes())
+                .await;
             return;
         }
-        ["kick", rule] => kick(&observed, rule).await.to_string(),
-        _ => error("unknown request: send status [RULE], metrics or kick RULE").to_string(),
+        Request::Kick { rule } => match kick(&observed, &rule).await {
+            Ok(answer) => json(&answer),
+            Err(why) => error(why),
+        },
     };
     reply(&mut stream, answer).await;
-}
-
-fn status(observed: &Observed, only: Option<&str>) -> String {
-    observed
-        .json_text(only)
-        .unwrap_or_else(|e| error(&e).to_string())
 }
 
 async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
@@ -107,8 +111,13 @@ async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
     String::from_utf8(line.to_vec()).map_err(|_| "a request is text".to_owned())
 }
 
-fn error(why: &str) -> Value {
-    json!({ "error": why })
+fn json(document: &impl serde::Serialize) -> String {
+    serde_json::to_string(document).unwrap_or_else(|e| error(e.to_string()))
+}
+
+fn error(why: String) -> String {
+    let answer = ErrorAnswer { error: why };
+    serde_json::to_string(&answer).unwrap_or_default()
 }
 
 async fn reply(stream: &mut UnixStream, mut text: String) {
@@ -116,9 +125,9 @@ async fn reply(stream: &mut UnixStream, mut text: String) {
     let _ = stream.write_all(text.as_bytes()).await;
 }
 
-async fn kick(observed: &Observed, name: &str) -> Value {
+async fn kick(observed: &Observed, name: &str) -> Result<KickAnswer, String> {
     let Some(pending) = observed.rule(name).and_then(|r| r.pending) else {
-        return error(&format!("no rule \"{name}\" is running"));
+        return Err(format!("no rule \"{name}\" is running"));
     };
     let mut ended = pending.stats().subscribe();
     // A kick in flight now ends first: the one that carries this trigger
@@ -128,34 +137,13 @@ async fn kick(observed: &Observed, name: &str) -> Value {
         tokio::time::timeout(KICK_WAIT, ended.wait_for(|n| *n > before)).await,
         Ok(Ok(_))
     ) {
-        return error("the kick did not end within 120 s");
+        return Err("the kick did not end within 120 s".into());
     }
     let Some(kick) = pending.stats().snapshot().last_kick else {
-        return error("the kick ended without a record");
+        return Err("the kick ended without a record".into());
     };
-    let mut answer = json!(KickDocument::from(kick));
-    answer["rule"] = json!(name);
-    answer
-}
-
-/// Sends one request to the daemon at `path`; its answer.
-pub(crate) fn ask(path: &Path, request: &str) -> Result<String, DaemonError> {
-    use std::io::{Read, Write};
-    let unreachable = |source: std::io::Error| DaemonError::Control {
-        path: PathBuf::from(path).display().to_string(),
-        source,
-    };
-    let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(KICK_WAIT + Duration::from_secs(5)))
-        .map_err(unreachable)?;
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .map_err(unreachable)?;
-    let mut answer = String::new();
-    stream
-        .take(16 << 20)
-        .read_to_string(&mut answer)
-        .map_err(unreachable)?;
-    Ok(answer)
+    Ok(KickAnswer {
+        rule: name.to_owned(),
+        kick: KickDocument::from(kick),
+    })
 }

@@ -18,12 +18,12 @@ use tokio::task::JoinHandle;
 
 use super::kicker::{kicker, Kicker};
 use super::pending::Pending;
-use super::plan::{Plan, PlannedRule};
 use super::sources::Sources;
 use super::state::StateFile;
-use super::status::RuleView;
 use super::stop::Stop;
-use super::DaemonError;
+use crate::postkickd::control::observed::RuleView;
+use crate::postkickd::error::DaemonError;
+use crate::postkickd::plan::{Plan, PlannedRule};
 
 /// Descriptors kept for everything but kicks: the standard streams, the
 /// inotify instance, the timer, the runtime's own, the logs.

@@ -24,12 +24,13 @@ mod arrival;
 mod drain;
 mod follow;
 
+use crate::postkickd::lock::lock;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use notify::{Event, EventKind};
 
-use crate::postkickd::pending::Pending;
+use crate::postkickd::engine::pending::Pending;
 use crate::postkickd::plan::WatchSpec;
 use arrival::{Recent, Sign};
 
@@ -87,12 +88,6 @@ struct Shared {
     registrations: Vec<Registration>,
     groups: Vec<Group>,
     recent: Mutex<Recent>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {

@@ -17,9 +17,9 @@ use std::sync::Arc;
 use tokio::sync::watch as channel;
 
 use super::pending::Pending;
-use super::plan::{PlannedRule, Source};
 use super::state::StateFile;
 use super::stop::Stop;
+use crate::postkickd::plan::{PlannedRule, Source};
 use timers::{TimerRule, Timers};
 use watch::{Registration, WatchError, WatchHub};
 

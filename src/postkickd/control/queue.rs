@@ -9,6 +9,7 @@
 //! scraped. A failed read is a reading too (its error is shown), never a
 //! daemon error. It reads the queue only through showq.
 
+use crate::postkickd::lock::lock;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +45,6 @@ pub(crate) struct QueueGauge {
     /// Held during a read, so that concurrent askers share it.
     reading: tokio::sync::Mutex<()>,
     latest: std::sync::Mutex<Option<Arc<Snapshot>>>,
-}
-
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl QueueGauge {

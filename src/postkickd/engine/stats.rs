@@ -9,51 +9,74 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::postfix::flush::FlushStatus;
+use crate::postkickd::lock::lock;
 
 /// Upper bounds, in seconds, of the kick-duration histogram's buckets.
 pub(crate) const DURATION_BUCKETS: [f64; 10] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
-/// How a kick ended, as `status` and the metrics name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a kick ended: one vocabulary for the log, `status`, `kick RULE`
+/// and the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub(crate) enum Outcome {
     /// The endpoint took the request.
     Delivered,
-    /// A service answered (a flush): what it said.
-    Answer(FlushStatus),
-    /// Every attempt failed.
+    /// A flush service answered ok.
+    Ok,
+    /// A flush service found the request malformed.
+    Bad,
+    /// A flush service refused the site (`fast_flush_domains`).
+    Deny,
+    /// A flush service failed (or answered a number no Postfix sends).
+    Fail,
+    /// Every attempt failed to get through.
     Failed,
     /// `--dry-run`: nothing was sent.
     DryRun,
 }
 
 impl Outcome {
+    /// A flush service's answer.
+    pub(crate) fn answered(status: FlushStatus) -> Self {
+        match status {
+            FlushStatus::Ok => Self::Ok,
+            FlushStatus::Bad => Self::Bad,
+            FlushStatus::Deny => Self::Deny,
+            FlushStatus::Fail | FlushStatus::Other(_) => Self::Fail,
+        }
+    }
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Delivered => "delivered",
-            Self::Answer(status) => status.as_str(),
+            Self::Ok => "ok",
+            Self::Bad => "bad",
+            Self::Deny => "deny",
+            Self::Fail => "fail",
             Self::Failed => "failed",
             Self::DryRun => "dry-run",
         }
     }
 
-    /// The rule did what it is for (or, dry, would have tried).
+    /// The rule did what it is for (or, dry, would have tried): what the
+    /// daemon counts as success and what `postkickd kick` exits 0 on.
     pub(crate) fn succeeded(self) -> bool {
-        SUCCEEDED.contains(&self.as_str())
+        matches!(self, Self::Delivered | Self::Ok | Self::DryRun)
+    }
+
+    /// A flush service's answer, not a transport's.
+    pub(crate) fn is_answer(self) -> bool {
+        matches!(self, Self::Ok | Self::Bad | Self::Deny | Self::Fail)
     }
 }
 
-/// The outcomes, as named in `status` and the log, of a kick that did what
-/// its rule is for: what the daemon counts as success and what `postkickd
-/// kick` exits 0 on.
-pub(crate) const SUCCEEDED: [&str; 3] = ["delivered", "ok", "dry-run"];
-
 /// A flush rule's answers from the service, by status.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct Answers {
     pub ok: u64,
     pub bad: u64,
@@ -122,6 +145,19 @@ pub(crate) struct Record {
     pub waiting_past_drain: Option<usize>,
 }
 
+impl Record {
+    /// The last kick failed, and none has succeeded since: what `status`,
+    /// its exit, the metrics and systemd's status line call failing.
+    pub(crate) fn failing(&self) -> bool {
+        failing(self.consecutive_failures)
+    }
+}
+
+/// Whether a rule with `consecutive_failures` is failing.
+pub(crate) fn failing(consecutive_failures: u64) -> bool {
+    consecutive_failures > 0
+}
+
 /// A rule's record, shared by its kicker, its sources and the readers.
 #[derive(Debug)]
 pub(crate) struct RuleStats {
@@ -142,10 +178,7 @@ impl Default for RuleStats {
 
 impl RuleStats {
     fn with<T>(&self, f: impl FnOnce(&mut Record) -> T) -> T {
-        f(&mut self
-            .record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        f(&mut lock(&self.record))
     }
 
     /// The number of the last kick that ended, from now on.
@@ -216,12 +249,10 @@ impl RuleStats {
             r.duration_sum += seconds;
             match kick.outcome {
                 Outcome::Delivered => r.delivered += 1,
-                Outcome::Answer(status) => match status {
-                    FlushStatus::Ok => r.answers.ok += 1,
-                    FlushStatus::Bad => r.answers.bad += 1,
-                    FlushStatus::Deny => r.answers.deny += 1,
-                    FlushStatus::Fail | FlushStatus::Other(_) => r.answers.fail += 1,
-                },
+                Outcome::Ok => r.answers.ok += 1,
+                Outcome::Bad => r.answers.bad += 1,
+                Outcome::Deny => r.answers.deny += 1,
+                Outcome::Fail => r.answers.fail += 1,
                 Outcome::Failed => r.failed += 1,
                 Outcome::DryRun => {}
             }

@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::stats::RuleStats;
+use crate::postkickd::lock::lock;
 
 /// The flag, and how many kicks have taken it.
 #[derive(Debug, Default)]
@@ -29,20 +30,18 @@ pub(crate) struct Pending {
 
 impl Pending {
     /// The rule's record.
-    pub(super) fn stats(&self) -> &Arc<RuleStats> {
+    pub(crate) fn stats(&self) -> &Arc<RuleStats> {
         &self.stats
     }
 
     fn flag(&self) -> MutexGuard<'_, Flag> {
-        self.flag
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.flag)
     }
 
     /// Records a trigger (`cause`: a file, a slot, `start`) and wakes the
     /// kicker. Returns the number of the last kick that took the flag
     /// before: the kick that carries this trigger has a higher one.
-    pub(super) fn raise(&self, cause: impl FnOnce() -> String) -> u64 {
+    pub(crate) fn raise(&self, cause: impl FnOnce() -> String) -> u64 {
         let (folded, taken) = {
             let mut flag = self.flag();
             let folded = std::mem::replace(&mut flag.raised, true);
@@ -54,13 +53,13 @@ impl Pending {
     }
 
     /// True while a kick is pending.
-    pub(super) fn is_raised(&self) -> bool {
+    pub(crate) fn is_raised(&self) -> bool {
         self.flag().raised
     }
 
     /// Clears the flag; if it was raised, the number of the kick that
     /// takes it (1, 2, ...).
-    pub(super) fn take(&self) -> Option<u64> {
+    pub(crate) fn take(&self) -> Option<u64> {
         let mut flag = self.flag();
         if !std::mem::replace(&mut flag.raised, false) {
             return None;
@@ -70,7 +69,7 @@ impl Pending {
     }
 
     /// Waits until the flag is raised (returns at once if it is).
-    pub(super) async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         while !self.is_raised() {
             self.wake.notified().await;
         }

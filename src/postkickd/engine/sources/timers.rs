@@ -20,10 +20,10 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::postkickd::pending::Pending;
-use crate::postkickd::state::StateFile;
-use crate::postkickd::stats::RuleStats;
-use crate::postkickd::stop::{stopped, Stop};
+use crate::postkickd::engine::pending::Pending;
+use crate::postkickd::engine::state::StateFile;
+use crate::postkickd::engine::stats::RuleStats;
+use crate::postkickd::engine::stop::{stopped, Stop};
 use crate::rules::schedule::{Cron, CronProgress};
 use crate::rules::Trigger;
 use crate::sys::WallTimer;

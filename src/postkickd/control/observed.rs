@@ -1,0 +1,242 @@
+//! What the running daemon shows about itself.
+//!
+//! [`Observed`] is the daemon's view of itself (version, pid, rules file,
+//! last reload, queue directory, the last reading of the queue's size) and
+//! of every rule (its trigger, target, and the record in `stats`). It
+//! builds the protocol's [`StatusDocument`], which the control socket
+//! sends, `SIGUSR1` and clients render as a table, and hands the records
+//! to the metrics renderer. It reads; it never changes a rule.
+
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+
+use super::protocol::{
+    KickDocument, QueueCountDocument, QueueDocument, ReloadDocument, ReloadResult, Reloads,
+    RuleDocument, StatusDocument, TriggerDocument,
+};
+use super::queue::{QueueGauge, Snapshot};
+use crate::postfix::showq::QUEUES;
+use crate::postkickd::engine::pending::Pending;
+use crate::postkickd::engine::stats::{LastKick, Record};
+use crate::postkickd::lock::lock;
+
+/// One rule as `status` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleView {
+    pub name: String,
+    pub trigger: &'static str,
+    pub enabled: bool,
+    pub target: String,
+    /// The running rule's flag and record; `None` for a disabled rule.
+    pub pending: Option<Arc<Pending>>,
+}
+
+/// The daemon as `status` shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct DaemonView {
+    pub started: Timestamp,
+    pub rules_file: String,
+    pub loaded: Timestamp,
+    /// When the last reload was asked for, and its error if it was refused.
+    pub last_reload: Option<(Timestamp, Option<String>)>,
+    /// Reloads since the start.
+    pub reloads: Reloads,
+    pub queue_directory: String,
+}
+
+/// What the running daemon knows of itself.
+#[derive(Debug)]
+pub(crate) struct Observed {
+    daemon: Mutex<DaemonView>,
+    rules: Mutex<Vec<RuleView>>,
+    /// The queue's size, read from showq when asked.
+    pub queue: QueueGauge,
+}
+
+impl From<LastKick> for KickDocument {
+    fn from(kick: LastKick) -> Self {
+        KickDocument {
+            at: kick.at,
+            outcome: kick.outcome,
+            attempts: kick.attempts,
+            duration_ms: kick.duration.as_secs_f64() * 1e3,
+            error: kick.error,
+        }
+    }
+}
+
+impl From<&Snapshot> for QueueDocument {
+    fn from(snapshot: &Snapshot) -> Self {
+        let now = snapshot.at.as_second();
+        let (complete, error, messages, queues) = match &snapshot.result {
+            Ok(reading) => (
+                reading.complete,
+                None,
+                Some(reading.total()),
+                QUEUES
+                    .iter()
+                    .zip(reading.queues)
+                    .map(|(name, count)| QueueCountDocument {
+                        name: (*name).to_owned(),
+                        messages: count.messages,
+                        oldest_age_seconds: count.oldest.map(|t| (now - t).max(0)),
+                    })
+                    .collect(),
+            ),
+            Err(error) => (false, Some(error.clone()), None, Vec::new()),
+        };
+        QueueDocument {
+            read_at: snapshot.at,
+            read_ms: snapshot.took.as_secs_f64() * 1e3,
+            complete,
+            error,
+            messages,
+            queues,
+        }
+    }
+}
+
+fn rule_document(view: &RuleView) -> RuleDocument {
+    let record = view
+        .pending
+        .as_ref()
+        .map(|p| p.stats().snapshot())
+        .unwrap_or_default();
+    RuleDocument {
+        name: view.name.clone(),
+        trigger: view.trigger.to_owned(),
+        enabled: view.enabled,
+        target: view.target.clone(),
+        last_trigger: record
+            .last_trigger
+            .map(|(at, cause)| TriggerDocument { at, cause }),
+        last_kick: record.last_kick.map(KickDocument::from),
+        consecutive_failures: record.consecutive_failures,
+        delivered: record.delivered,
+        failed: record.failed,
+        answers: record.answers,
+        retried: record.retried,
+        folded: record.folded,
+        in_flight: record.in_flight,
+        pending: view.pending.as_ref().is_some_and(|p| p.is_raised()),
+        next: record.next_fire,
+        files_waiting_past_drain: record.waiting_past_drain,
+    }
+}
+
+/// What `systemctl status` shows: rules, kicks so far, failing rules.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub rules: usize,
+    pub kicks: u64,
+    pub failing: Vec<String>,
+}
+
+impl Observed {
+    pub(crate) fn new(daemon: DaemonView, rules: Vec<RuleView>, queue: QueueGauge) -> Observed {
+        Observed {
+            daemon: Mutex::new(daemon),
+            rules: Mutex::new(rules),
+            queue,
+        }
+    }
+
+    /// A reload was taken: the new rules, or the reason it was refused.
+    pub(crate) fn reloaded(&self, outcome: Result<Vec<RuleView>, String>) {
+        let now = Timestamp::now();
+        let mut daemon = lock(&self.daemon);
+        match outcome {
+            Ok(rules) => {
+                daemon.loaded = now;
+                daemon.last_reload = Some((now, None));
+                daemon.reloads.ok += 1;
+                *lock(&self.rules) = rules;
+            }
+            Err(error) => {
+                daemon.last_reload = Some((now, Some(error)));
+                daemon.reloads.refused += 1;
+            }
+        }
+    }
+
+    /// The running rule named `name`.
+    pub(crate) fn rule(&self, name: &str) -> Option<RuleView> {
+        lock(&self.rules).iter().find(|r| r.name == name).cloned()
+    }
+
+    /// Everything, or one rule, as the `status --json` document.
+    pub(crate) fn document(&self, only: Option<&str>) -> Result<StatusDocument, String> {
+        let daemon = lock(&self.daemon).clone();
+        let rules: Vec<RuleDocument> = lock(&self.rules)
+            .iter()
+            .filter(|r| only.is_none_or(|name| r.name == name))
+            .map(rule_document)
+            .collect();
+        if let (Some(name), true) = (only, rules.is_empty()) {
+            return Err(format!("no rule \"{name}\" is running"));
+        }
+        Ok(StatusDocument {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            started: daemon.started,
+            rules_file: daemon.rules_file,
+            loaded: daemon.loaded,
+            last_reload: daemon.last_reload.map(|(at, error)| ReloadDocument {
+                at,
+                result: if error.is_some() {
+                    ReloadResult::Refused
+                } else {
+                    ReloadResult::Ok
+                },
+                error,
+            }),
+            reloads: daemon.reloads,
+            queue_directory: daemon.queue_directory,
+            queue: self.queue.last().as_deref().map(QueueDocument::from),
+            rules,
+        })
+    }
+
+    /// The rules' names with their records, for the metrics.
+    pub(crate) fn records(&self) -> Vec<(String, Record)> {
+        lock(&self.rules)
+            .iter()
+            .filter_map(|r| Some((r.name.clone(), r.pending.as_ref()?.stats().snapshot())))
+            .collect()
+    }
+
+    /// Reloads taken and refused.
+    pub(crate) fn reloads(&self) -> Reloads {
+        lock(&self.daemon).reloads
+    }
+
+    /// The last reload was refused: the previous rules run on.
+    pub(crate) fn last_reload_refused(&self) -> bool {
+        lock(&self.daemon)
+            .last_reload
+            .as_ref()
+            .is_some_and(|(_, error)| error.is_some())
+    }
+
+    /// The one-line summary's numbers.
+    pub(crate) fn summary(&self) -> Summary {
+        let rules = lock(&self.rules).clone();
+        let mut summary = Summary {
+            rules: rules.len(),
+            ..Summary::default()
+        };
+        for document in rules
+            .iter()
+            .filter(|r| r.pending.is_some())
+            .map(rule_document)
+        {
+            let answers: u64 = document.answers.by_status().iter().map(|(_, n)| n).sum();
+            summary.kicks += document.delivered + document.failed + answers;
+            if document.failing() {
+                summary.failing.push(document.name);
+            }
+        }
+        summary
+    }
+}

@@ -1,0 +1,113 @@
+//! Why a command failed, or the daemon could not start or reload, and
+//! the one place such an error becomes lines on stderr and an exit status.
+//!
+//! Every command returns a `Result<(), DaemonError>`; the library keeps
+//! the error typed, and [`exit`] words it for people at the edge. It
+//! prints nothing else and decides no other exit status.
+
+use std::io::Write as _;
+
+use super::logging;
+use super::sources::watch::WatchError;
+use crate::exit::Exit;
+use crate::postfix::config::ConfigError;
+use crate::rules::RulesError;
+
+/// Why a command failed, or the daemon could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The rules file is unreadable or invalid.
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    /// `main.cf` is unreadable or invalid.
+    #[error("{}{directory}/main.cf: {}; fix it, or point postfix.config_directory in the rules file (or -c) at the right directory", named_at.as_ref().map_or(String::new(), |at| format!("{at}: ")), String::from_utf8_lossy(&error.message()))]
+    Config {
+        /// Where the rules file names the directory (`FILE:LINE:COLUMN`),
+        /// when it does.
+        named_at: Option<String>,
+        /// The configuration directory.
+        directory: String,
+        /// Postfix's words for the problem.
+        error: ConfigError,
+    },
+    /// The file watcher could not start.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// The queue directory cannot be entered.
+    #[error("cannot enter the queue directory {path} as user {user}: {}: check queue_directory in main.cf, and run as the postfix user (User=postfix in the unit)", crate::sys::io_error_text(source))]
+    QueueDirectory {
+        /// The directory.
+        path: String,
+        /// Who tried.
+        user: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The running daemon cannot be asked.
+    #[error("cannot reach postkickd at {path}: {}: is it running (systemctl status postkickd), and are you root or in group postfix?", crate::sys::io_error_text(source))]
+    Control {
+        /// The control socket.
+        path: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The daemon answered with an error.
+    #[error("{0}")]
+    Answer(String),
+    /// `status`: rules whose last kick failed.
+    #[error("failing: {}", .0.join(", "))]
+    Failing(Vec<String>),
+    /// `check` found what would make `run` fail.
+    #[error("{path}: {errors} error{}: postkickd run would fail", if *errors == 1 { "" } else { "s" })]
+    Check {
+        /// The rules file.
+        path: String,
+        /// How many.
+        errors: usize,
+    },
+    /// The runtime, a signal handler or a test queue could not be set up.
+    #[error("cannot set up {what}: {source}")]
+    Setup {
+        /// What was being set up, as a message names it.
+        what: &'static str,
+        /// The system's error.
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// Wraps an I/O error from setting up `what`.
+    pub(crate) fn setup(what: &'static str) -> impl Fn(std::io::Error) -> DaemonError {
+        move |source| DaemonError::Setup { what, source }
+    }
+
+    /// True when the message starts with the file it is about.
+    fn names_its_file(&self) -> bool {
+        matches!(
+            self,
+            Self::Rules(_) | Self::Config { .. } | Self::Check { .. }
+        )
+    }
+}
+
+/// Prints a command's error, if any, and gives its exit status. An error
+/// about a file starts with that file (`FILE:LINE:COLUMN: ...`, as
+/// compilers do); any other starts with `postkickd:`.
+pub fn exit(result: Result<(), DaemonError>) -> Exit {
+    let Err(err) = result else {
+        return Exit::Success;
+    };
+    let prefix = if err.names_its_file() {
+        ""
+    } else {
+        "postkickd: "
+    };
+    let priority = logging::priority(tracing::Level::ERROR);
+    // One write for many lines: a file can have a mistake on every line.
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
+    for line in err.to_string().lines() {
+        let _ = writeln!(stderr, "{priority}{prefix}{line}");
+    }
+    let _ = stderr.flush();
+    Exit::Failure
+}
