@@ -133,7 +133,7 @@ impl Retry {
 pub enum Trigger {
     /// A cron expression.
     Cron {
-        /// As written.
+        /// The expression as the file writes it, for messages and `status`.
         expression: String,
         /// Parsed, with its zone.
         schedule: Cron,
@@ -151,7 +151,8 @@ pub enum Trigger {
     },
     /// Files arriving in a directory.
     Watch {
-        /// As written; relative paths are below the queue directory.
+        /// The directory as the file names it; a relative one is below the
+        /// queue directory.
         directory: PathBuf,
         /// Only file names matching this glob count.
         pattern: Option<glob::Pattern>,

@@ -1,4 +1,4 @@
-//! The daemon's life: generations of a plan, reloads and stops.
+//! The daemon's life: a plan started, reloaded in place, stopped.
 //!
 //! `run` loads the plan, starts its rules (`running`), tells systemd when
 //! it is ready, reloads on `SIGHUP` (the new file is checked first; an
@@ -145,6 +145,56 @@ fn summary(plan: &Plan, dry_run: bool) -> String {
     )
 }
 
+/// What the running plan decides beyond its rules, kept while a reload is
+/// refused.
+struct Settings {
+    queue: PathBuf,
+    metrics_file: Option<PathBuf>,
+}
+
+/// Takes a `SIGHUP`: the rules file is read and checked again and taken in
+/// place, or refused with the previous rules left running.
+fn reload(
+    options: &RunOptions,
+    running: &mut Running,
+    settings: &mut Settings,
+    observed: &Observed,
+) {
+    systemd::reloading();
+    let rules_file = options.rules_path.display();
+    let reloaded =
+        load_plan(&options.rules_path, options.config_directory.as_deref()).and_then(|plan| {
+            plan.enter()?;
+            if let Err(err) = running.reload(&plan) {
+                // The old rules keep running, from their queue.
+                let _ = std::env::set_current_dir(&settings.queue);
+                return Err(err);
+            }
+            settings.queue = plan.queue_directory.clone();
+            settings.metrics_file = plan.metrics_file.clone();
+            observed.queue.set_showq(plan.showq.clone());
+            Ok((summary(&plan, options.dry_run), running.views(&plan)))
+        });
+    observed.reloaded(
+        reloaded
+            .as_ref()
+            .map(|(_, views)| views.clone())
+            .map_err(ToString::to_string),
+    );
+    match reloaded {
+        Ok((summary_line, _)) => {
+            tracing::info!(event = "reloaded", rules = %rules_file, "reloaded: {summary_line}");
+            systemd::ready(&summary_line);
+        }
+        Err(err) => {
+            for line in err.to_string().lines() {
+                tracing::error!(event = "reload_refused", rules = %rules_file, "reload refused, the previous rules keep running: {line}");
+            }
+            systemd::ready("reload refused; previous rules running");
+        }
+    }
+}
+
 /// Runs the daemon until `SIGTERM` or `SIGINT`.
 pub fn run(options: &RunOptions) -> Result<(), DaemonError> {
     crate::runtime()
@@ -164,10 +214,8 @@ pub(crate) async fn serve(
         signal(SignalKind::user_defined1()).map_err(DaemonError::setup("the SIGUSR1 handler"))?;
     let mut stop_signals = StopSignals::install()?;
     let rules_file = options.rules_path.display().to_string();
-    let load = || load_plan(&options.rules_path, options.config_directory.as_deref());
-    let plan = load()?;
+    let plan = load_plan(&options.rules_path, options.config_directory.as_deref())?;
     plan.enter()?;
-    let mut queue = plan.queue_directory.clone();
     let mut running = Running::start(&plan, options.dry_run, state_file(options))?;
     let now = jiff::Timestamp::now();
     let observed = Arc::new(Observed::new(
@@ -177,7 +225,7 @@ pub(crate) async fn serve(
             loaded: now,
             last_reload: None,
             reloads: Reloads::default(),
-            queue_directory: queue.display().to_string(),
+            queue_directory: plan.queue_directory.display().to_string(),
         },
         running.views(&plan),
         QueueGauge::new(plan.showq.clone()),
@@ -198,7 +246,10 @@ pub(crate) async fn serve(
     let mut status_tick = tokio::time::interval(Duration::from_secs(1));
     // node_exporter's textfile collector reads the metrics file when it
     // scrapes; every 15 s keeps it fresh without writing all the time.
-    let mut metrics_file = plan.metrics_file.clone();
+    let mut settings = Settings {
+        queue: plan.queue_directory.clone(),
+        metrics_file: plan.metrics_file.clone(),
+    };
     let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
     let mut shown_status = String::new();
     loop {
@@ -210,8 +261,8 @@ pub(crate) async fn serve(
                     }
                 }
             }
-            _ = metrics_tick.tick(), if metrics_file.is_some() => {
-                if let Some(path) = metrics_file.clone() {
+            _ = metrics_tick.tick(), if settings.metrics_file.is_some() => {
+                if let Some(path) = settings.metrics_file.clone() {
                     // showq may take seconds on a huge queue: the loop
                     // goes on meanwhile.
                     let observed = Arc::clone(&observed);
@@ -228,39 +279,7 @@ pub(crate) async fn serve(
                     shown_status = line;
                 }
             }
-            _ = hangup.recv() => {
-                systemd::reloading();
-                let reloaded = load().and_then(|plan| {
-                    plan.enter()?;
-                    if let Err(err) = running.reload(&plan) {
-                        // The old rules keep running, from their queue.
-                        let _ = std::env::set_current_dir(&queue);
-                        return Err(err);
-                    }
-                    queue = plan.queue_directory.clone();
-                    metrics_file = plan.metrics_file.clone();
-                    observed.queue.set_showq(plan.showq.clone());
-                    Ok((summary(&plan, options.dry_run), running.views(&plan)))
-                });
-                observed.reloaded(
-                    reloaded
-                        .as_ref()
-                        .map(|(_, views)| views.clone())
-                        .map_err(ToString::to_string),
-                );
-                match reloaded {
-                    Ok((summary_line, _)) => {
-                        tracing::info!(event = "reloaded", rules = %rules_file, "reloaded: {summary_line}");
-                        systemd::ready(&summary_line);
-                    }
-                    Err(err) => {
-                        for line in err.to_string().lines() {
-                            tracing::error!(event = "reload_refused", rules = %rules_file, "reload refused, the previous rules keep running: {line}");
-                        }
-                        systemd::ready("reload refused; previous rules running");
-                    }
-                }
-            }
+            _ = hangup.recv() => reload(options, &mut running, &mut settings, &observed),
             () = stop_signals.recv() => break,
             () = &mut until => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => systemd::watchdog(),
@@ -269,7 +288,7 @@ pub(crate) async fn serve(
     systemd::stopping();
     tracing::info!(event = "stopping", "stopping");
     running.stop(STOP_GRACE).await;
-    if let Some(path) = &metrics_file {
+    if let Some(path) = &settings.metrics_file {
         write_metrics(path, &observed);
     }
     Ok(())
