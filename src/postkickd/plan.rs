@@ -17,6 +17,7 @@ use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
 use crate::postfix::flush::FlushRequest;
+use crate::rules::schedule::Cron;
 use crate::rules::{Action, Flush, Readiness, Rule, RuleSet, Trigger};
 
 /// A rules file resolved against a queue directory.
@@ -41,6 +42,9 @@ pub(crate) struct PlannedRule {
     pub deliveries: Vec<Delivery>,
     /// What raises it.
     pub source: Source,
+    /// The least time between the starts of two kicks (a watch rule's
+    /// `debounce`; zero for the others).
+    pub debounce: Duration,
 }
 
 /// One request to one service.
@@ -63,13 +67,36 @@ pub(crate) enum Request {
     Flush(FlushRequest),
 }
 
-/// What makes a planned rule fire.
+/// What makes a planned rule fire: one kind per trigger kind, each with
+/// what its source needs, so that no source goes back to the rule.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
-    /// The rule's own `cron` or `every` trigger: nothing to resolve.
-    Timer,
+    /// The slots of a cron expression.
+    Cron(CronSpec),
+    /// A fixed interval.
+    Every(EverySpec),
     /// Files arriving in a directory.
     Watch(WatchSpec),
+}
+
+/// A cron trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CronSpec {
+    /// Parsed, with its zone.
+    pub schedule: Cron,
+    /// A random delay of up to this much after each slot.
+    pub jitter: Duration,
+    /// Fire once at start when a slot passed while the daemon was down.
+    pub catch_up: bool,
+}
+
+/// An `every` trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EverySpec {
+    /// The interval.
+    pub period: Duration,
+    /// A random delay of up to this much after each fire time.
+    pub jitter: Duration,
 }
 
 /// A watched directory, resolved.
@@ -83,8 +110,6 @@ pub(crate) struct WatchSpec {
     pub poll: Option<Duration>,
     /// When a file counts as arrived.
     pub ready: Readiness,
-    /// The least time between the starts of two kicks.
-    pub debounce: Duration,
     /// How long a ready file may wait before the daemon warns and kicks
     /// again; `None`: never.
     pub drain_within: Option<Duration>,
@@ -128,6 +153,10 @@ impl Plan {
                     Action::Flush(Flush::Purge) => vec![flush(FlushRequest::Purge)],
                 },
                 source: source(&rule.trigger, queue),
+                debounce: match rule.trigger {
+                    Trigger::Watch { debounce, .. } => debounce,
+                    _ => Duration::ZERO,
+                },
                 rule: rule.clone(),
             })
             .collect();
@@ -159,14 +188,27 @@ impl Plan {
 
 fn source(trigger: &Trigger, queue: &Path) -> Source {
     match trigger {
-        Trigger::Cron { .. } | Trigger::Every { .. } => Source::Timer,
+        Trigger::Cron {
+            schedule,
+            jitter,
+            catch_up,
+            ..
+        } => Source::Cron(CronSpec {
+            schedule: schedule.clone(),
+            jitter: *jitter,
+            catch_up: *catch_up,
+        }),
+        Trigger::Every { period, jitter } => Source::Every(EverySpec {
+            period: *period,
+            jitter: *jitter,
+        }),
         Trigger::Watch {
             directory,
             pattern,
-            debounce,
             poll,
             ready,
             drain_within,
+            ..
         } => {
             let directory = queue.join(directory);
             let maildrop = directory == queue.join("maildrop");
@@ -183,7 +225,6 @@ fn source(trigger: &Trigger, queue: &Path) -> Source {
                 directory,
                 pattern: pattern.clone(),
                 poll: *poll,
-                debounce: *debounce,
                 drain_within,
             })
         }

@@ -12,21 +12,20 @@
 //!
 //! The parts: this file is the model; `yaml` reads the text once into
 //! nodes that carry their `LINE:COLUMN` (bounded in depth and size),
-//! `validate` walks them, `triggers` is the table of trigger kinds with
-//! their keys and readers, `error` words every mistake, `duration` and
+//! `validate` walks them (its `trigger` is the table of trigger kinds with
+//! their keys and readers), `error` words every mistake, `duration` and
 //! `schedule` read durations and cron expressions.
 
 mod duration;
 mod error;
 pub mod schedule;
-mod triggers;
 mod validate;
 mod yaml;
 
 pub(crate) use duration::display as display_duration;
 pub(crate) use error::location;
 pub use error::{Expected, RuleError, RuleErrorKind, RuleLabel, RulesError};
-pub(crate) use triggers::kind_names;
+pub(crate) use validate::trigger::kind_names;
 pub use yaml::Position;
 
 use std::fmt;

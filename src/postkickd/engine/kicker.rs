@@ -22,7 +22,7 @@
 //! and `deny` end the kick at once. A failed kick never stops the daemon.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -33,7 +33,7 @@ use super::stop::{self, stopped, Stop};
 use crate::postfix::attr::AttrError;
 use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
 use crate::postfix::flush::{self, FlushStatus};
-use crate::postkickd::plan::{PlannedRule, Request, Source};
+use crate::postkickd::plan::{PlannedRule, Request};
 
 /// What the attempts of one kick came to.
 struct Attempts {
@@ -118,10 +118,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             if outcome.is_none() || *stop.borrow() != Stop::Running {
                 break;
             }
-            let debounce = match &planned.source {
-                Source::Watch(watch) => watch.debounce,
-                _ => Duration::ZERO,
-            };
+            let debounce = planned.debounce;
             if !debounce.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep_until(started + debounce) => {}

@@ -7,7 +7,7 @@
 //! Which keys a section has is a table: the top level, `postfix`,
 //! `defaults`, `retry` and `kick` here (`flush` in its own file); a rule's
 //! keys are the common ones below plus what each trigger kind owns
-//! ([`super::triggers`]); a rule has one action, `kick` or `flush`.
+//! (`trigger`); a rule has one action, `kick` or `flush`.
 //! Nothing here reads a file or looks at the queue.
 
 use std::collections::HashMap;
@@ -16,10 +16,10 @@ use std::time::Duration;
 
 mod flush;
 mod kick;
+pub(super) mod trigger;
 
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
 use super::schedule::Zones;
-use super::triggers::{self, Fields};
 use super::yaml::{Node, Position, Value};
 use super::{duration, Action, Retry, Rule, RuleSet};
 
@@ -61,14 +61,36 @@ pub(super) fn closest(word: &str, allowed: &[&'static str]) -> Option<&'static s
 /// it owns, then the common ones.
 fn rule_keys() -> Vec<&'static str> {
     let mut keys = vec!["name"];
-    keys.extend(triggers::KINDS.iter().map(|k| k.name));
-    for key in triggers::KINDS.iter().flat_map(|k| k.keys) {
+    keys.extend(trigger::KINDS.iter().map(|k| k.name));
+    for key in trigger::KINDS.iter().flat_map(|k| k.keys) {
         if !keys.contains(key) {
             keys.push(key);
         }
     }
     keys.extend(COMMON_RULE_KEYS);
     keys
+}
+
+/// A rule's entries, looked up by key.
+pub(super) struct Fields<'v> {
+    entries: Vec<Entry<'v>>,
+    rule: &'v Node,
+}
+
+impl<'v> Fields<'v> {
+    pub(super) fn new(entries: Vec<Entry<'v>>, rule: &'v Node) -> Self {
+        Self { entries, rule }
+    }
+
+    /// The entry of `key`, if the rule has it.
+    pub(super) fn entry(&self, key: &str) -> Option<Entry<'v>> {
+        self.entries.iter().find(|e| e.key == key).copied()
+    }
+
+    /// The value of `key`, if the rule has it.
+    pub(super) fn get(&self, key: &str) -> Option<&'v Node> {
+        self.entry(key).map(|e| e.value)
+    }
 }
 
 /// What `defaults:` sets for every rule.
@@ -388,7 +410,7 @@ impl Validator {
             }
         }
         let label = RuleLabel(name.clone());
-        let trigger = triggers::read(self, &fields, &label);
+        let trigger = trigger::read(self, &fields, &label);
         let action = match (fields.get("kick"), fields.entry("flush")) {
             (Some(v), None) => self.kick(v).map(Action::Kick),
             (None, Some(flush)) => self.flush(flush.value).map(Action::Flush),

@@ -20,7 +20,7 @@ use super::pending::Pending;
 use super::state::StateFile;
 use super::stop::Stop;
 use crate::postkickd::plan::{PlannedRule, Source};
-use timers::{TimerRule, Timers};
+use timers::{TimerRule, TimerTrigger, Timers};
 use watch::{Registration, WatchError, WatchHub};
 
 /// The running sources.
@@ -37,9 +37,14 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Pending>)]) -> (Vec<TimerRule>, Vec<Reg
         let pending = Arc::clone(pending);
         let name = planned.rule.name.clone();
         match &planned.source {
-            Source::Timer => timers.push(TimerRule {
+            Source::Cron(spec) => timers.push(TimerRule {
                 name,
-                trigger: planned.rule.trigger.clone(),
+                trigger: TimerTrigger::Cron(Box::new(spec.clone())),
+                pending,
+            }),
+            Source::Every(spec) => timers.push(TimerRule {
+                name,
+                trigger: TimerTrigger::Every(*spec),
                 pending,
             }),
             Source::Watch(spec) => registrations.push(Registration {

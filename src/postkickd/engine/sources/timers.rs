@@ -24,8 +24,8 @@ use crate::postkickd::engine::pending::Pending;
 use crate::postkickd::engine::state::StateFile;
 use crate::postkickd::engine::stats::RuleStats;
 use crate::postkickd::engine::stop::{stopped, Stop};
+use crate::postkickd::plan::{CronSpec, EverySpec};
 use crate::rules::schedule::{Cron, CronProgress};
-use crate::rules::Trigger;
 use crate::sys::WallTimer;
 
 /// One timer rule as the plan has it.
@@ -33,10 +33,17 @@ use crate::sys::WallTimer;
 pub(crate) struct TimerRule {
     /// The rule's name: what identifies it across reloads.
     pub name: String,
-    /// Its `cron` or `every` trigger (a `watch` trigger never fires here).
-    pub trigger: Trigger,
+    /// What fires it.
+    pub trigger: TimerTrigger,
     /// Raised at each fire time.
     pub pending: Arc<Pending>,
+}
+
+/// The triggers a timer fires.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TimerTrigger {
+    Cron(Box<CronSpec>),
+    Every(EverySpec),
 }
 
 /// The running timer task.
@@ -119,15 +126,15 @@ struct Entry {
 
 impl Entry {
     /// A rule's place in time, from now; `last` is its last fire before
-    /// the daemon (re)started, if remembered. `None` for a watch trigger.
-    fn new(trigger: &Trigger, pending: Arc<Pending>, last: Option<Timestamp>) -> Option<Entry> {
+    /// the daemon (re)started, if remembered.
+    fn new(trigger: &TimerTrigger, pending: Arc<Pending>, last: Option<Timestamp>) -> Entry {
         let state = match trigger {
-            Trigger::Cron {
-                schedule: cron,
-                jitter,
-                catch_up,
-                ..
-            } => {
+            TimerTrigger::Cron(spec) => {
+                let CronSpec {
+                    schedule: cron,
+                    jitter,
+                    catch_up,
+                } = spec.as_ref();
                 let now = Timestamp::now();
                 // At most one kick, whatever the number of slots missed.
                 if let Some(missed) = last
@@ -150,7 +157,7 @@ impl Entry {
                     exhausted: false,
                 }))
             }
-            Trigger::Every { period, jitter } => {
+            TimerTrigger::Every(EverySpec { period, jitter }) => {
                 // The rhythm of before a restart: the first fire after now
                 // of last + k * period.
                 let wait = last
@@ -170,24 +177,16 @@ impl Entry {
                     at: next + self::jitter(*jitter),
                 })
             }
-            Trigger::Watch { .. } => return None,
         };
-        Some(Entry { state, pending })
+        Entry { state, pending }
     }
 
     /// Takes the new definition, keeping what it can of the old place.
-    /// A watch trigger (which never comes here) leaves the entry as it was.
-    fn redefine(&mut self, trigger: &Trigger, pending: Arc<Pending>) {
+    fn redefine(&mut self, trigger: &TimerTrigger, pending: Arc<Pending>) {
         self.pending = pending;
         match (&mut self.state, trigger) {
-            (
-                State::Cron(state),
-                Trigger::Cron {
-                    schedule: cron,
-                    jitter,
-                    ..
-                },
-            ) => {
+            (State::Cron(state), TimerTrigger::Cron(spec)) => {
+                let (cron, jitter) = (&spec.schedule, &spec.jitter);
                 if state.cron != *cron || state.limit != *jitter {
                     state.cron = Cron::clone(cron);
                     state.limit = *jitter;
@@ -195,13 +194,9 @@ impl Entry {
                     state.exhausted = false;
                 }
             }
-            (State::Every(state), Trigger::Every { period, jitter })
+            (State::Every(state), TimerTrigger::Every(EverySpec { period, jitter }))
                 if state.period == *period && state.limit == *jitter => {}
-            _ => {
-                if let Some(entry) = Entry::new(trigger, Arc::clone(&self.pending), None) {
-                    *self = entry;
-                }
-            }
+            _ => *self = Entry::new(trigger, Arc::clone(&self.pending), None),
         }
     }
 }
@@ -253,9 +248,8 @@ async fn run(
     let mut entries: HashMap<String, Entry> = HashMap::new();
     for rule in updates.borrow_and_update().iter() {
         let last = memory.fires.get(&rule.name).copied();
-        if let Some(entry) = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last) {
-            entries.insert(rule.name.clone(), entry);
-        }
+        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last);
+        entries.insert(rule.name.clone(), entry);
     }
     loop {
         memory.save(&entries, false);
@@ -309,9 +303,8 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
         match entries.get_mut(&rule.name) {
             Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending)),
             None => {
-                if let Some(entry) = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None) {
-                    entries.insert(rule.name.clone(), entry);
-                }
+                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None);
+                entries.insert(rule.name.clone(), entry);
             }
         }
     }

@@ -14,7 +14,6 @@ fn registration(
             pattern: pattern.map(|p| glob::Pattern::new(p).expect("glob")),
             poll,
             ready,
-            debounce: Duration::ZERO,
             drain_within: None,
         },
         pending: Arc::new(Pending::default()),

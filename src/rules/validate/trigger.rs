@@ -11,46 +11,24 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::error::{RuleErrorKind, RuleLabel};
-use super::schedule::Cron;
-use super::validate::{Entry, Validator, HOUR};
-use super::yaml::Node;
-use super::{Readiness, Trigger};
-
-/// A rule's entries, looked up by key.
-pub(super) struct Fields<'v> {
-    entries: Vec<Entry<'v>>,
-    rule: &'v Node,
-}
-
-impl<'v> Fields<'v> {
-    pub(super) fn new(entries: Vec<Entry<'v>>, rule: &'v Node) -> Self {
-        Self { entries, rule }
-    }
-
-    /// The entry of `key`, if the rule has it.
-    pub(super) fn entry(&self, key: &str) -> Option<Entry<'v>> {
-        self.entries.iter().find(|e| e.key == key).copied()
-    }
-
-    /// The value of `key`, if the rule has it.
-    pub(super) fn get(&self, key: &str) -> Option<&'v Node> {
-        self.entry(key).map(|e| e.value)
-    }
-}
+use super::{Fields, Validator, HOUR};
+use crate::rules::error::{RuleErrorKind, RuleLabel};
+use crate::rules::schedule::Cron;
+use crate::rules::yaml::Node;
+use crate::rules::{Readiness, Trigger};
 
 /// One kind of trigger.
-pub(super) struct TriggerKind {
+pub(crate) struct TriggerKind {
     /// The key that names it, and the name `check` and the logs use.
-    pub(super) name: &'static str,
+    pub(crate) name: &'static str,
     /// The other keys that belong to it.
-    pub(super) keys: &'static [&'static str],
+    pub(crate) keys: &'static [&'static str],
     /// Reads its trigger; `None` after recording a mistake.
     read: fn(&mut Validator, &Fields<'_>) -> Option<Trigger>,
 }
 
 /// Every trigger kind, in the order messages list them.
-pub(super) const KINDS: &[TriggerKind] = &[
+pub(crate) const KINDS: &[TriggerKind] = &[
     TriggerKind {
         name: "cron",
         keys: &["timezone", "jitter", "catch_up"],
