@@ -26,7 +26,7 @@ use crate::postkickd::render;
 
 /// Where the unit's daemon listens.
 pub const DEFAULT_CONTROL_PATH: &str = "/run/postkickd/control";
-/// How long a client may take to send it.
+/// How long a client may take to send its request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `kick RULE` waits for the kick's end.
 pub(crate) const KICK_WAIT: Duration = Duration::from_secs(120);
