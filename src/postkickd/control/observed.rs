@@ -112,12 +112,7 @@ fn rule_document(view: &RuleView) -> RuleDocument {
             .last_trigger
             .map(|(at, cause)| TriggerDocument { at, cause }),
         last_kick: record.last_kick.map(KickDocument::from),
-        consecutive_failures: record.consecutive_failures,
-        delivered: record.delivered,
-        failed: record.failed,
-        answers: record.answers,
-        retried: record.retried,
-        folded: record.folded,
+        counters: record.counters,
         in_flight: record.in_flight,
         pending: view.pending.as_ref().is_some_and(|p| p.is_raised()),
         next: record.next_fire,
@@ -221,20 +216,14 @@ impl Observed {
 
     /// The one-line summary's numbers.
     pub(crate) fn summary(&self) -> Summary {
-        let rules = lock(&self.rules).clone();
         let mut summary = Summary {
-            rules: rules.len(),
+            rules: lock(&self.rules).len(),
             ..Summary::default()
         };
-        for document in rules
-            .iter()
-            .filter(|r| r.pending.is_some())
-            .map(rule_document)
-        {
-            let answers: u64 = document.answers.by_status().iter().map(|(_, n)| n).sum();
-            summary.kicks += document.delivered + document.failed + answers;
-            if document.failing() {
-                summary.failing.push(document.name);
+        for (name, record) in self.records() {
+            summary.kicks += record.counters.ended();
+            if record.counters.failing() {
+                summary.failing.push(name);
             }
         }
         summary

@@ -14,7 +14,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::postkickd::engine::stats::{Answers, Outcome};
+pub(crate) use crate::postkickd::engine::stats::{Counters, Outcome};
 
 /// The longest request line.
 pub(crate) const MAX_REQUEST: usize = 256;
@@ -105,7 +105,7 @@ impl StatusDocument {
     pub(crate) fn failing(&self) -> Vec<String> {
         self.rules
             .iter()
-            .filter(|r| r.failing())
+            .filter(|r| r.counters.failing())
             .map(|r| r.name.clone())
             .collect()
     }
@@ -144,28 +144,12 @@ pub(crate) struct RuleDocument {
     pub target: String,
     pub last_trigger: Option<TriggerDocument>,
     pub last_kick: Option<KickDocument>,
-    pub consecutive_failures: u64,
-    pub delivered: u64,
-    pub failed: u64,
-    pub answers: Answers,
-    pub retried: u64,
-    pub folded: u64,
+    #[serde(flatten)]
+    pub counters: Counters,
     pub in_flight: bool,
     pub pending: bool,
     pub next: Option<Timestamp>,
     pub files_waiting_past_drain: Option<usize>,
-}
-
-impl RuleDocument {
-    /// Its last kick failed (and no kick has succeeded since).
-    pub(crate) fn failing(&self) -> bool {
-        crate::postkickd::engine::stats::failing(self.consecutive_failures)
-    }
-
-    /// Kicks that did what the rule is for: delivered, or answered ok.
-    pub(crate) fn done(&self) -> u64 {
-        self.delivered + self.answers.ok
-    }
 }
 
 /// What raised a rule last.

@@ -119,18 +119,8 @@ pub(crate) struct Record {
     pub last_trigger: Option<(Timestamp, String)>,
     /// The last kick.
     pub last_kick: Option<LastKick>,
-    /// Failed kicks since the last delivered one.
-    pub consecutive_failures: u64,
-    /// Kicks delivered.
-    pub delivered: u64,
-    /// Kicks failed after all their attempts.
-    pub failed: u64,
-    /// A flush rule's answers.
-    pub answers: Answers,
-    /// Attempts retried.
-    pub retried: u64,
-    /// Triggers that came while a kick was pending and folded into it.
-    pub folded: u64,
+    /// What its kicks came to.
+    pub counters: Counters,
     /// A kick is being sent.
     pub in_flight: bool,
     /// Counts of kick durations per [`DURATION_BUCKETS`] bound (and above).
@@ -145,17 +135,41 @@ pub(crate) struct Record {
     pub waiting_past_drain: Option<usize>,
 }
 
-impl Record {
+/// What a rule's kicks came to, counted: kept in its record, and sent as
+/// they are (flattened) in its status document.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub(crate) struct Counters {
+    /// Failed kicks since the last delivered one.
+    pub consecutive_failures: u64,
+    /// Kicks delivered.
+    pub delivered: u64,
+    /// Kicks failed after all their attempts.
+    pub failed: u64,
+    /// A flush rule's answers.
+    pub answers: Answers,
+    /// Attempts retried.
+    pub retried: u64,
+    /// Triggers that came while a kick was pending and folded into it.
+    pub folded: u64,
+}
+
+impl Counters {
     /// The last kick failed, and none has succeeded since: what `status`,
     /// its exit, the metrics and systemd's status line call failing.
     pub(crate) fn failing(&self) -> bool {
-        failing(self.consecutive_failures)
+        self.consecutive_failures > 0
     }
-}
 
-/// Whether a rule with `consecutive_failures` is failing.
-pub(crate) fn failing(consecutive_failures: u64) -> bool {
-    consecutive_failures > 0
+    /// Kicks that did what the rule is for: delivered, or answered ok.
+    pub(crate) fn done(&self) -> u64 {
+        self.delivered + self.answers.ok
+    }
+
+    /// Kicks that ended, whatever their outcome (dry runs aside).
+    pub(crate) fn ended(&self) -> u64 {
+        let answers: u64 = self.answers.by_status().iter().map(|(_, n)| n).sum();
+        self.delivered + self.failed + answers
+    }
 }
 
 /// A rule's record, shared by its kicker, its sources and the readers.
@@ -216,7 +230,7 @@ impl RuleStats {
         self.with(|r| {
             r.last_trigger = Some((Timestamp::now(), cause));
             if folded {
-                r.folded += 1;
+                r.counters.folded += 1;
             }
         });
     }
@@ -233,7 +247,7 @@ impl RuleStats {
 
     /// An attempt failed and will be retried.
     pub(crate) fn retrying(&self) {
-        self.with(|r| r.retried += 1);
+        self.with(|r| r.counters.retried += 1);
     }
 
     /// The kick numbered `number` ended.
@@ -247,22 +261,23 @@ impl RuleStats {
                 .unwrap_or(DURATION_BUCKETS.len());
             r.durations[bucket] += 1;
             r.duration_sum += seconds;
+            let counters = &mut r.counters;
             match kick.outcome {
-                Outcome::Delivered => r.delivered += 1,
-                Outcome::Ok => r.answers.ok += 1,
-                Outcome::Bad => r.answers.bad += 1,
-                Outcome::Deny => r.answers.deny += 1,
-                Outcome::Fail => r.answers.fail += 1,
-                Outcome::Failed => r.failed += 1,
+                Outcome::Delivered => counters.delivered += 1,
+                Outcome::Ok => counters.answers.ok += 1,
+                Outcome::Bad => counters.answers.bad += 1,
+                Outcome::Deny => counters.answers.deny += 1,
+                Outcome::Fail => counters.answers.fail += 1,
+                Outcome::Failed => counters.failed += 1,
                 Outcome::DryRun => {}
             }
             match kick.outcome {
                 Outcome::DryRun => {}
                 outcome if outcome.succeeded() => {
-                    r.consecutive_failures = 0;
+                    r.counters.consecutive_failures = 0;
                     r.last_success = Some(kick.at);
                 }
-                _ => r.consecutive_failures += 1,
+                _ => r.counters.consecutive_failures += 1,
             }
             r.last_kick = Some(kick);
         });

@@ -68,9 +68,9 @@ fn counters(out: &mut Exposition, records: &[(String, Record)]) {
         records
             .iter()
             .flat_map(|(rule, r)| {
-                [("delivered", r.delivered), ("failed", r.failed)]
+                [("delivered", r.counters.delivered), ("failed", r.counters.failed)]
                     .into_iter()
-                    .chain(r.answers.by_status())
+                    .chain(r.counters.answers.by_status())
                     .map(move |(outcome, n)| {
                         format!(
                             "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
@@ -85,7 +85,12 @@ fn counters(out: &mut Exposition, records: &[(String, Record)]) {
         "Attempts retried, by rule.",
         records
             .iter()
-            .map(|(rule, r)| format!("postkickd_retries_total{{rule=\"{rule}\"}} {}", r.retried))
+            .map(|(rule, r)| {
+                format!(
+                    "postkickd_retries_total{{rule=\"{rule}\"}} {}",
+                    r.counters.retried
+                )
+            })
             .collect(),
     );
     out.section(
@@ -97,7 +102,7 @@ fn counters(out: &mut Exposition, records: &[(String, Record)]) {
             .map(|(rule, r)| {
                 format!(
                     "postkickd_triggers_folded_total{{rule=\"{rule}\"}} {}",
-                    r.folded
+                    r.counters.folded
                 )
             })
             .collect(),
@@ -159,7 +164,7 @@ fn gauges(out: &mut Exposition, records: &[(String, Record)]) {
             .map(|(rule, r)| {
                 format!(
                     "postkickd_rule_failing{{rule=\"{rule}\"}} {}",
-                    u8::from(r.failing())
+                    u8::from(r.counters.failing())
                 )
             })
             .collect(),

@@ -77,8 +77,8 @@ pub(crate) fn table(status: &StatusDocument) -> String {
             } else {
                 kick.map_or("-", |k| k.outcome.as_str()).to_owned()
             },
-            r.consecutive_failures.to_string(),
-            r.done().to_string(),
+            r.counters.consecutive_failures.to_string(),
+            r.counters.done().to_string(),
             when(r.next),
         ]);
     }
