@@ -5,6 +5,7 @@
 //! the control side reads and never writes. Nothing here parses a request
 //! or renders a document.
 
+pub(crate) mod clock;
 pub(crate) mod kicker;
 pub(crate) mod pending;
 pub(crate) mod running;

@@ -3,10 +3,12 @@
 //! reloads.
 //!
 //! `every` counts on the monotonic clock from the daemon's start. `cron`
-//! waits on the wall clock through one `timerfd` shared by all cron rules
-//! (a suspend or a clock set forward wakes it, so a slot passed meanwhile
-//! fires once; a clock set back never repeats one), so a thousand cron
-//! rules cost one descriptor. Each fire may be delayed by a random jitter.
+//! waits on the wall clock of the [`Clock`] it is given (the system's: one
+//! `timerfd` shared by all cron rules, so a thousand cost one descriptor);
+//! a suspend or a clock set forward wakes it, so a slot passed meanwhile
+//! fires once, and a clock set back never repeats one. Each fire may be
+//! delayed by the clock's jitter. The wall clock and the jitter are only
+//! ever read from the clock, which the tests beside this file simulate.
 //! A reload hands the task the new set of timer rules: a rule whose
 //! definition did not change keeps its next fire time (and a slot waiting
 //! out its jitter); a changed rule keeps the slots it already fired. Nothing
@@ -20,13 +22,13 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::postkickd::engine::clock::{Clock, SystemClock};
 use crate::postkickd::engine::pending::Pending;
 use crate::postkickd::engine::state::StateFile;
 use crate::postkickd::engine::stats::RuleStats;
 use crate::postkickd::engine::stop::{stopped, Stop};
 use crate::postkickd::plan::{CronSpec, EverySpec};
 use crate::rules::schedule::{Cron, CronProgress};
-use crate::sys::WallTimer;
 
 /// One timer rule as the plan has it.
 #[derive(Debug, Clone)]
@@ -61,10 +63,20 @@ impl Timers {
         stop: watch::Receiver<Stop>,
         state: Option<StateFile>,
     ) -> Timers {
+        Self::start_on(rules, stop, state, SystemClock::new())
+    }
+
+    /// [`Timers::start`] on a given clock.
+    pub(crate) fn start_on(
+        rules: Vec<TimerRule>,
+        stop: watch::Receiver<Stop>,
+        state: Option<StateFile>,
+        clock: impl Clock,
+    ) -> Timers {
         let (sender, receiver) = watch::channel(rules);
         Timers {
             rules: sender,
-            task: tokio::spawn(run(receiver, stop, state)),
+            task: tokio::spawn(run(receiver, stop, state, clock)),
         }
     }
 
@@ -77,20 +89,6 @@ impl Timers {
     pub(crate) fn into_task(self) -> tokio::task::JoinHandle<()> {
         self.task
     }
-}
-
-/// A random duration in `0..=limit`, from the standard library's
-/// randomly seeded hasher (no generator crate for a jitter).
-fn jitter(limit: Duration) -> Duration {
-    use std::hash::{BuildHasher, Hasher};
-    if limit.is_zero() {
-        return Duration::ZERO;
-    }
-    let random = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
-    Duration::from_nanos(random % nanos.saturating_add(1))
 }
 
 /// A cron rule's place in time.
@@ -127,7 +125,12 @@ struct Entry {
 impl Entry {
     /// A rule's place in time, from now; `last` is its last fire before
     /// the daemon (re)started, if remembered.
-    fn new(trigger: &TimerTrigger, pending: Arc<Pending>, last: Option<Timestamp>) -> Entry {
+    fn new(
+        trigger: &TimerTrigger,
+        pending: Arc<Pending>,
+        last: Option<Timestamp>,
+        clock: &impl Clock,
+    ) -> Entry {
         let state = match trigger {
             TimerTrigger::Cron(spec) => {
                 let CronSpec {
@@ -135,7 +138,7 @@ impl Entry {
                     jitter,
                     catch_up,
                 } = spec.as_ref();
-                let now = Timestamp::now();
+                let now = clock.now();
                 // At most one kick, whatever the number of slots missed.
                 if let Some(missed) = last
                     .filter(|_| *catch_up)
@@ -162,8 +165,7 @@ impl Entry {
                 // of last + k * period.
                 let wait = last
                     .and_then(|last| {
-                        let since =
-                            Duration::try_from(Timestamp::now().duration_since(last)).ok()?;
+                        let since = Duration::try_from(clock.now().duration_since(last)).ok()?;
                         let periods = since.as_nanos() / period.as_nanos().max(1) + 1;
                         let next = period.checked_mul(u32::try_from(periods).ok()?)?;
                         next.checked_sub(since)
@@ -174,7 +176,7 @@ impl Entry {
                     period: *period,
                     limit: *jitter,
                     next,
-                    at: next + self::jitter(*jitter),
+                    at: next + clock.jitter(*jitter),
                 })
             }
         };
@@ -182,7 +184,7 @@ impl Entry {
     }
 
     /// Takes the new definition, keeping what it can of the old place.
-    fn redefine(&mut self, trigger: &TimerTrigger, pending: Arc<Pending>) {
+    fn redefine(&mut self, trigger: &TimerTrigger, pending: Arc<Pending>, clock: &impl Clock) {
         self.pending = pending;
         match (&mut self.state, trigger) {
             (State::Cron(state), TimerTrigger::Cron(spec)) => {
@@ -196,7 +198,7 @@ impl Entry {
             }
             (State::Every(state), TimerTrigger::Every(EverySpec { period, jitter }))
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(trigger, Arc::clone(&self.pending), None),
+            _ => *self = Entry::new(trigger, Arc::clone(&self.pending), None, clock),
         }
     }
 }
@@ -225,9 +227,9 @@ impl Memory {
         }
     }
 
-    fn fired(&mut self, name: &str) {
+    fn fired(&mut self, name: &str, at: Timestamp) {
         if self.file.is_some() {
-            self.fires.insert(name.to_owned(), Timestamp::now());
+            self.fires.insert(name.to_owned(), at);
             self.dirty = true;
         }
     }
@@ -237,8 +239,8 @@ async fn run(
     mut updates: watch::Receiver<Vec<TimerRule>>,
     mut stop: watch::Receiver<Stop>,
     state: Option<StateFile>,
+    clock: impl Clock,
 ) {
-    let wall = WallWait::new();
     let mut memory = Memory {
         fires: state.as_ref().map(StateFile::load).unwrap_or_default(),
         file: state,
@@ -248,7 +250,7 @@ async fn run(
     let mut entries: HashMap<String, Entry> = HashMap::new();
     for rule in updates.borrow_and_update().iter() {
         let last = memory.fires.get(&rule.name).copied();
-        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last);
+        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last, &clock);
         entries.insert(rule.name.clone(), entry);
     }
     loop {
@@ -258,12 +260,13 @@ async fn run(
         for (name, entry) in &mut entries {
             match &mut entry.state {
                 State::Cron(state) => {
-                    if let Some(at) = cron_due(name, state, entry.pending.stats()) {
+                    if let Some(at) = cron_due(name, state, entry.pending.stats(), &clock) {
                         next_wall = Some(next_wall.map_or(at, |t| t.min(at)));
                     }
                 }
                 State::Every(state) => {
-                    let wall = Timestamp::now()
+                    let wall = clock
+                        .now()
                         .checked_add(state.at.saturating_duration_since(Instant::now()))
                         .ok();
                     entry.pending.stats().next_fire(wall);
@@ -272,14 +275,16 @@ async fn run(
             }
         }
         tokio::select! {
-            () = wall.until(next_wall.unwrap_or(Timestamp::MAX)), if next_wall.is_some() => {
-                for name in fire_cron(&mut entries, Timestamp::now()) {
-                    memory.fired(&name);
+            () = clock.until(next_wall.unwrap_or(Timestamp::MAX)), if next_wall.is_some() => {
+                let now = clock.now();
+                for name in fire_cron(&mut entries, now) {
+                    memory.fired(&name, now);
                 }
             }
             () = tokio::time::sleep_until(next_monotonic.unwrap_or_else(Instant::now)), if next_monotonic.is_some() => {
-                for name in fire_every(&mut entries, Instant::now()) {
-                    memory.fired(&name);
+                let now = clock.now();
+                for name in fire_every(&mut entries, Instant::now(), &clock) {
+                    memory.fired(&name, now);
                 }
             }
             changed = updates.changed() => {
@@ -288,7 +293,7 @@ async fn run(
                 if changed.is_err() {
                     break;
                 }
-                apply(&mut entries, &updates.borrow_and_update());
+                apply(&mut entries, &updates.borrow_and_update(), &clock);
             }
             () = stopped(&mut stop, |s| s != Stop::Running) => break,
         }
@@ -296,14 +301,14 @@ async fn run(
     memory.save(&entries, true);
 }
 
-fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
+fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule], clock: &impl Clock) {
     let kept: HashSet<&str> = rules.iter().map(|r| r.name.as_str()).collect();
     entries.retain(|name, _| kept.contains(name.as_str()));
     for rule in rules {
         match entries.get_mut(&rule.name) {
-            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending)),
+            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending), clock),
             None => {
-                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None);
+                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None, clock);
                 entries.insert(rule.name.clone(), entry);
             }
         }
@@ -311,11 +316,16 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule]) {
 }
 
 /// The instant a cron rule fires next, computing its slot if needed.
-fn cron_due(name: &str, state: &mut CronState, stats: &RuleStats) -> Option<Timestamp> {
+fn cron_due(
+    name: &str,
+    state: &mut CronState,
+    stats: &RuleStats,
+    clock: &impl Clock,
+) -> Option<Timestamp> {
     if state.due.is_none() && !state.exhausted {
         match state.progress.next(&state.cron) {
             Some(slot) => {
-                let at = slot.checked_add(jitter(state.limit)).unwrap_or(slot);
+                let at = slot.checked_add(clock.jitter(state.limit)).unwrap_or(slot);
                 stats.next_fire(Some(at));
                 tracing::debug!(rule = name, next = %state.cron.zone().display(at), "waiting for the next fire time");
                 state.due = Some((slot, at));
@@ -351,7 +361,11 @@ fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<String
     fired
 }
 
-fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) -> Vec<String> {
+fn fire_every(
+    entries: &mut HashMap<String, Entry>,
+    now: Instant,
+    clock: &impl Clock,
+) -> Vec<String> {
     let mut fired = Vec::new();
     for (name, entry) in entries.iter_mut() {
         let State::Every(state) = &mut entry.state else {
@@ -363,60 +377,12 @@ fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant) -> Vec<String>
             if state.next < now {
                 state.next = now + state.period;
             }
-            state.at = state.next + jitter(state.limit);
+            state.at = state.next + clock.jitter(state.limit);
             fired.push(name.clone());
         }
     }
     fired
 }
 
-/// Waits until a wall-clock instant, following clock changes.
-enum WallWait {
-    /// A `timerfd`: a suspend or a clock set forward ends the wait at once.
-    Timer(tokio::io::unix::AsyncFd<WallTimer>),
-    /// Fallback when no `timerfd` can be had: the monotonic clock.
-    Sleep,
-}
-
-impl WallWait {
-    fn new() -> Self {
-        match WallTimer::new().and_then(WallTimer::register) {
-            Ok(timer) => Self::Timer(timer),
-            Err(err) => {
-                tracing::warn!(error = %err, "no wall-clock timer; a clock change may delay cron rules");
-                Self::Sleep
-            }
-        }
-    }
-
-    async fn until(&self, at: Timestamp) {
-        let wall = std::time::SystemTime::try_from(at).unwrap_or(std::time::UNIX_EPOCH);
-        let Self::Timer(timer) = self else {
-            return sleep_until(at).await;
-        };
-        if timer.get_ref().arm_at(wall).is_err() {
-            return sleep_until(at).await;
-        }
-        loop {
-            let Ok(mut ready) = timer.readable().await else {
-                return sleep_until(at).await;
-            };
-            match ready.try_io(|t| t.get_ref().read()) {
-                Ok(Ok(_)) => return,
-                // The clock was set: the instant may be due now.
-                Ok(Err(err)) if err.raw_os_error() == Some(libc::ECANCELED) => {
-                    if Timestamp::now() >= at || timer.get_ref().arm_at(wall).is_err() {
-                        return;
-                    }
-                }
-                Ok(Err(_)) => return sleep_until(at).await,
-                Err(_would_block) => {}
-            }
-        }
-    }
-}
-
-async fn sleep_until(at: Timestamp) {
-    let wait = Duration::try_from(at.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO);
-    tokio::time::sleep(wait).await;
-}
+#[cfg(test)]
+mod tests;
