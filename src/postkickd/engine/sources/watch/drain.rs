@@ -16,11 +16,54 @@ use super::Registration;
 /// The longest pause between the kicks of an incident.
 const MAX_RETRY: Duration = Duration::from_secs(600);
 
-/// Watches `registration`'s directory drain within `limit`.
-pub(super) async fn watch(registration: Registration, limit: Duration) {
+/// What a look at the directory calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// A file waits too long, for the first time: warn, and kick.
+    Incident,
+    /// It still does, and the pause is over: kick again.
+    KickAgain,
+    /// Nothing waits too long any more: say so.
+    Drained,
+    /// Nothing to do.
+    Quiet,
+}
+
+/// The course of an incident: when the next kick is due, and the pause
+/// that came before it (doubling, at most [`MAX_RETRY`]).
+#[derive(Debug, Default)]
+struct Incident {
+    open: Option<(tokio::time::Instant, Duration)>,
+}
+
+impl Incident {
+    /// Takes one look's finding (`late`: a file has waited past `limit`)
+    /// at `now`.
+    fn look(&mut self, late: bool, now: tokio::time::Instant, limit: Duration) -> Verdict {
+        match (late, self.open) {
+            (true, None) => {
+                self.open = Some((now + limit, limit));
+                Verdict::Incident
+            }
+            (true, Some((next_kick, pause))) if now >= next_kick => {
+                let pause = (pause * 2).min(MAX_RETRY);
+                self.open = Some((now + pause, pause));
+                Verdict::KickAgain
+            }
+            (true, Some(_)) | (false, None) => Verdict::Quiet,
+            (false, Some(_)) => {
+                self.open = None;
+                Verdict::Drained
+            }
+        }
+    }
+}
+
+/// Checks that `registration`'s directory drains within `limit`.
+pub(super) async fn check_draining(registration: Registration, limit: Duration) {
     let every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let directory = registration.spec.directory.display().to_string();
-    let mut incident: Option<(tokio::time::Instant, Duration)> = None;
+    let mut incident = Incident::default();
     let stats = registration.pending.stats();
     stats.waiting_past_drain(0);
     loop {
@@ -31,8 +74,9 @@ pub(super) async fn watch(registration: Registration, limit: Duration) {
             let age = SystemTime::now().duration_since(*since).unwrap_or_default();
             (age > limit).then_some((file.clone(), age))
         });
-        match (late, incident) {
-            (Some((file, age)), None) => {
+        match incident.look(late.is_some(), tokio::time::Instant::now(), limit) {
+            Verdict::Incident => {
+                let (file, age) = late.unwrap_or_default();
                 tracing::warn!(
                     event = "not_draining",
                     directory = %directory,
@@ -48,18 +92,13 @@ pub(super) async fn watch(registration: Registration, limit: Duration) {
                 registration
                     .pending
                     .raise(|| format!("not draining: {}", file.display()));
-                incident = Some((tokio::time::Instant::now() + limit, limit));
             }
-            (Some(_), Some((next_kick, pause))) => {
-                if tokio::time::Instant::now() >= next_kick {
-                    registration
-                        .pending
-                        .raise(|| "still not draining".to_owned());
-                    let pause = (pause * 2).min(MAX_RETRY);
-                    incident = Some((tokio::time::Instant::now() + pause, pause));
-                }
+            Verdict::KickAgain => {
+                registration
+                    .pending
+                    .raise(|| "still not draining".to_owned());
             }
-            (None, Some(_)) => {
+            Verdict::Drained => {
                 tracing::info!(
                     event = "drained",
                     directory = %directory,
@@ -67,9 +106,65 @@ pub(super) async fn watch(registration: Registration, limit: Duration) {
                     "{directory} has drained: no file waits longer than {} s",
                     limit.as_secs()
                 );
-                incident = None;
             }
-            (None, None) => {}
+            Verdict::Quiet => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looks every `every` from `start` for `looks` looks while `late`
+    /// says; the offsets at which each verdict but `Quiet` came.
+    fn course(
+        limit: Duration,
+        every: Duration,
+        looks: u32,
+        late: impl Fn(Duration) -> bool,
+    ) -> Vec<(u64, Verdict)> {
+        let start = tokio::time::Instant::now();
+        let mut incident = Incident::default();
+        (1..=looks)
+            .filter_map(|n| {
+                let offset = every * n;
+                let verdict = incident.look(late(offset), start + offset, limit);
+                (verdict != Verdict::Quiet).then_some((offset.as_secs(), verdict))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stuck_directory_is_kicked_again_after_doubling_pauses_up_to_ten_minutes() {
+        let minute = Duration::from_secs(60);
+        let verdicts = course(minute, Duration::from_secs(15), 200, |_| true);
+        let kicks: Vec<u64> = verdicts.iter().map(|(at, _)| *at).collect();
+        // The incident at the first look, then pauses of 60, 120, 240,
+        // 480 and 600 s (the cap), looked at every 15 s.
+        assert_eq!(kicks, [15, 75, 195, 435, 915, 1515, 2115, 2715]);
+        assert_eq!(verdicts[0].1, Verdict::Incident);
+        assert!(verdicts[1..].iter().all(|(_, v)| *v == Verdict::KickAgain));
+    }
+
+    #[test]
+    fn a_drained_directory_is_said_once_and_a_new_stall_is_a_new_incident() {
+        let minute = Duration::from_secs(60);
+        let stalled = |at: Duration| {
+            let s = at.as_secs();
+            (0..100).contains(&s) || (300..400).contains(&s)
+        };
+        let verdicts = course(minute, Duration::from_secs(15), 40, stalled);
+        assert_eq!(
+            verdicts,
+            [
+                (15, Verdict::Incident),
+                (75, Verdict::KickAgain),
+                (105, Verdict::Drained),
+                (300, Verdict::Incident),
+                (360, Verdict::KickAgain),
+                (405, Verdict::Drained),
+            ]
+        );
     }
 }

@@ -254,7 +254,7 @@ impl WatchHub {
                 tasks.push(tokio::spawn(follow::poll(r.clone())));
             }
             if let Some(limit) = r.spec.drain_within {
-                tasks.push(tokio::spawn(drain::watch(r.clone(), limit)));
+                tasks.push(tokio::spawn(drain::check_draining(r.clone(), limit)));
             }
         }
         Ok(WatchHub {
