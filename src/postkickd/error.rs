@@ -8,7 +8,7 @@
 use std::io::Write as _;
 
 use super::logging;
-use super::sources::watch::WatchError;
+use super::sources::files::WatchError;
 use crate::exit::Exit;
 use crate::postfix::config::ConfigError;
 use crate::rules::RulesError;

@@ -33,4 +33,4 @@ pub use control::DEFAULT_CONTROL_PATH;
 pub use engine::{run, RunOptions};
 pub use error::{exit, DaemonError};
 pub use logging::{init as init_logging, LogFormat};
-pub use sources::watch::WatchError;
+pub use sources::files::WatchError;

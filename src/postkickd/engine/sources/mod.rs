@@ -1,6 +1,6 @@
 //! Trigger sources: what raises a planned rule's pending kick.
 //!
-//! [`timers`] is one task for every `cron` and `every` rule; [`watch`] is
+//! [`timers`] is one task for every `cron` and `every` rule; [`files`] is
 //! one inotify instance for every `watch` rule. Both live as long as the
 //! daemon and take each reload's rules in place: timers keep their place,
 //! and the new watches are set up before the old ones are dropped, so that
@@ -9,19 +9,19 @@
 //! kicker does the rest. `on_start` is not a source: the daemon raises the
 //! flag at start-up.
 
+pub(crate) mod files;
 pub(crate) mod timers;
-pub(crate) mod watch;
 
 use std::sync::Arc;
 
-use tokio::sync::watch as channel;
+use tokio::sync::watch;
 
 use super::pending::Pending;
 use super::state::StateFile;
 use super::stop::Stop;
 use crate::postkickd::plan::{PlannedRule, Source};
+use files::{Registration, WatchError, WatchHub};
 use timers::{TimerRule, TimerTrigger, Timers};
-use watch::{Registration, WatchError, WatchHub};
 
 /// The running sources.
 pub(crate) struct Sources {
@@ -69,7 +69,7 @@ impl Sources {
     /// so that if they cannot be set up no timer has started.
     pub(crate) fn start(
         rules: &[(Arc<PlannedRule>, Arc<Pending>)],
-        stop: &channel::Receiver<Stop>,
+        stop: &watch::Receiver<Stop>,
         state: Option<StateFile>,
     ) -> Result<Sources, WatchError> {
         let (timer_rules, registrations) = split(rules);

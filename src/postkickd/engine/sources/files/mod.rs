@@ -243,7 +243,7 @@ impl WatchHub {
                     "the directory is on {kind}, where inotify misses changes made elsewhere: add \"poll: 30s\" to its watch rule"
                 );
             }
-            follow::watch(&shared, group, &watcher, follow::Why::Start)?;
+            follow::add_watches(&shared, group, &watcher, follow::Why::Start)?;
         }
         let mut tasks = vec![tokio::spawn(follow::follow(
             Arc::clone(&shared),

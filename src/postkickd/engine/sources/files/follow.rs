@@ -36,7 +36,7 @@ pub(super) enum Why {
 /// if files are already waiting there. At start-up a directory that exists
 /// but cannot be watched (no permission) is an error: the daemon must not
 /// say it is ready while a rule is deaf.
-pub(super) fn watch(
+pub(super) fn add_watches(
     shared: &Shared,
     group: &Group,
     watcher: &Mutex<notify::RecommendedWatcher>,
@@ -100,7 +100,7 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
             let now = identity(&group.path);
             match (watching, now) {
                 (None, Some(_)) => {
-                    let _ = watch(&shared, group, &watcher, Why::Back);
+                    let _ = add_watches(&shared, group, &watcher, Why::Back);
                 }
                 (Some(_), None) => {
                     let _ = lock(&watcher).unwatch(&group.path);
@@ -108,7 +108,7 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
                     tracing::warn!(event = "directory_gone", directory = %group.path.display(), "watched directory is gone; watching for it to come back");
                 }
                 (Some(old), Some(new)) if old != new => {
-                    let _ = watch(&shared, group, &watcher, Why::Replaced);
+                    let _ = add_watches(&shared, group, &watcher, Why::Replaced);
                 }
                 _ => {}
             }
