@@ -22,7 +22,7 @@
 //! and `deny` end the kick at once. A failed kick never stops the daemon.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -368,3 +368,6 @@ async fn attempts(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
