@@ -17,7 +17,7 @@ use super::protocol::{
 };
 use super::queue::{QueueGauge, Snapshot};
 use crate::postfix::showq::QUEUES;
-use crate::postkickd::engine::pending::Pending;
+use crate::postkickd::engine::live::Live;
 use crate::postkickd::engine::stats::{LastKick, Record};
 use crate::postkickd::lock::lock;
 
@@ -29,7 +29,7 @@ pub(crate) struct RuleView {
     pub enabled: bool,
     pub target: String,
     /// The running rule's flag and record; `None` for a disabled rule.
-    pub pending: Option<Arc<Pending>>,
+    pub live: Option<Arc<Live>>,
 }
 
 /// The daemon as `status` shows it.
@@ -99,7 +99,7 @@ impl From<&Snapshot> for QueueDocument {
 
 fn rule_document(view: &RuleView) -> RuleDocument {
     let record = view
-        .pending
+        .live
         .as_ref()
         .map(|p| p.stats().snapshot())
         .unwrap_or_default();
@@ -114,7 +114,7 @@ fn rule_document(view: &RuleView) -> RuleDocument {
         last_kick: record.last_kick.map(KickDocument::from),
         counters: record.counters,
         in_flight: record.in_flight,
-        pending: view.pending.as_ref().is_some_and(|p| p.is_raised()),
+        pending: view.live.as_ref().is_some_and(|l| l.pending().is_raised()),
         next: record.next_fire,
         files_waiting_past_drain: record.waiting_past_drain,
     }
@@ -197,7 +197,7 @@ impl Observed {
     pub(crate) fn records(&self) -> Vec<(String, Record)> {
         lock(&self.rules)
             .iter()
-            .filter_map(|r| Some((r.name.clone(), r.pending.as_ref()?.stats().snapshot())))
+            .filter_map(|r| Some((r.name.clone(), r.live.as_ref()?.stats().snapshot())))
             .collect()
     }
 

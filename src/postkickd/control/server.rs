@@ -126,20 +126,20 @@ async fn reply(stream: &mut UnixStream, mut text: String) {
 }
 
 async fn kick(observed: &Observed, name: &str) -> Result<KickAnswer, String> {
-    let Some(pending) = observed.rule(name).and_then(|r| r.pending) else {
+    let Some(live) = observed.rule(name).and_then(|r| r.live) else {
         return Err(format!("no rule \"{name}\" is running"));
     };
-    let mut ended = pending.stats().subscribe();
+    let mut ended = live.stats().subscribe();
     // A kick in flight now ends first: the one that carries this trigger
     // has a higher number.
-    let before = pending.raise(|| "postkickd kick".to_owned());
+    let before = live.raise(|| "postkickd kick".to_owned());
     if !matches!(
         tokio::time::timeout(KICK_WAIT, ended.wait_for(|n| *n > before)).await,
         Ok(Ok(_))
     ) {
         return Err("the kick did not end within 120 s".into());
     }
-    let Some(kick) = pending.stats().snapshot().last_kick else {
+    let Some(kick) = live.stats().snapshot().last_kick else {
         return Err("the kick ended without a record".into());
     };
     Ok(KickAnswer {

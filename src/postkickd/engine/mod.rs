@@ -7,6 +7,7 @@
 
 pub(crate) mod clock;
 pub(crate) mod kicker;
+pub(crate) mod live;
 pub(crate) mod pending;
 pub(crate) mod running;
 mod serve;

@@ -1,16 +1,15 @@
 //! "Something happened since you last looked", for one rule.
 //!
-//! Every trigger source only raises its rule's [`Pending`] flag, saying
-//! why; the rule's kicker takes it. A flag, not a queue: any burst of
-//! triggers folds into one pending kick by construction, so nothing can
-//! pile up or be lost while a kick is in flight. The flag carries the
-//! rule's [`RuleStats`], where each trigger (and each fold) is counted.
-//! Kicks are numbered as they take the flag, so that whoever raised it
-//! can tell which kick carries its trigger (`postkickd kick RULE`).
+//! Every trigger source only raises its rule's [`Pending`] flag; the
+//! rule's kicker takes it. A flag, not a queue: any burst of triggers
+//! folds into one pending kick by construction, so nothing can pile up or
+//! be lost while a kick is in flight. Kicks are numbered as they take the
+//! flag, so that whoever raised it can tell which kick carries its
+//! trigger (`postkickd kick RULE`). It counts nothing: what a rule did is
+//! its record (`stats`), beside the flag in the rule's [`super::live`].
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use super::stats::RuleStats;
 use crate::postkickd::lock::lock;
 
 /// The flag, and how many kicks have taken it.
@@ -25,31 +24,36 @@ struct Flag {
 pub(crate) struct Pending {
     flag: Mutex<Flag>,
     wake: tokio::sync::Notify,
-    stats: Arc<RuleStats>,
+}
+
+/// What raising the flag found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Raised {
+    /// A kick was pending already: this trigger folds into it.
+    pub folded: bool,
+    /// The number of the last kick that took the flag before: the kick
+    /// that carries this trigger has a higher one.
+    pub taken: u64,
 }
 
 impl Pending {
-    /// The rule's record.
-    pub(crate) fn stats(&self) -> &Arc<RuleStats> {
-        &self.stats
-    }
-
     fn flag(&self) -> MutexGuard<'_, Flag> {
         lock(&self.flag)
     }
 
-    /// Records a trigger (`cause`: a file, a slot, `start`) and wakes the
-    /// kicker. Returns the number of the last kick that took the flag
-    /// before: the kick that carries this trigger has a higher one.
-    pub(crate) fn raise(&self, cause: impl FnOnce() -> String) -> u64 {
-        let (folded, taken) = {
+    /// Raises the flag, lets `record` note what it found, then wakes the
+    /// kicker (so that the kicker finds the trigger recorded).
+    pub(crate) fn raise(&self, record: impl FnOnce(Raised)) -> Raised {
+        let raised = {
             let mut flag = self.flag();
-            let folded = std::mem::replace(&mut flag.raised, true);
-            (folded, flag.taken)
+            Raised {
+                folded: std::mem::replace(&mut flag.raised, true),
+                taken: flag.taken,
+            }
         };
-        self.stats.triggered(cause(), folded);
+        record(raised);
         self.wake.notify_one();
-        taken
+        raised
     }
 
     /// True while a kick is pending.

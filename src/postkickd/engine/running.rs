@@ -17,7 +17,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::kicker::{kicker, Kicker};
-use super::pending::Pending;
+use super::live::Live;
 use super::sources::Sources;
 use super::state::StateFile;
 use super::stop::Stop;
@@ -32,7 +32,7 @@ const RESERVED_DESCRIPTORS: u64 = 64;
 /// One rule name at work.
 struct Slot {
     definition: watch::Sender<Arc<PlannedRule>>,
-    pending: Arc<Pending>,
+    live: Arc<Live>,
     stop: watch::Sender<Stop>,
     kicker: JoinHandle<()>,
 }
@@ -70,11 +70,11 @@ impl Running {
         let rules: Vec<_> = plan
             .enabled()
             .map(|planned| {
-                let pending = Arc::new(Pending::default());
+                let live = Arc::new(Live::default());
                 if planned.rule.on_start {
-                    pending.raise(|| "start (on_start)".to_owned());
+                    live.raise(|| "start (on_start)".to_owned());
                 }
-                (Arc::new(planned.clone()), pending)
+                (Arc::new(planned.clone()), live)
             })
             .collect();
         let sources = Sources::start(&rules, &stop_rx, state)?;
@@ -86,20 +86,20 @@ impl Running {
             descriptors: Arc::new(Semaphore::new(kick_permits())),
             dry_run,
         };
-        for (planned, pending) in rules {
-            running.add(planned, pending);
+        for (planned, live) in rules {
+            running.add(planned, live);
         }
         Ok(running)
     }
 
-    fn add(&mut self, planned: Arc<PlannedRule>, pending: Arc<Pending>) {
+    fn add(&mut self, planned: Arc<PlannedRule>, live: Arc<Live>) {
         let name = planned.rule.name.clone();
         let handover = self.leaving.remove(&name).map(|(_, kicker)| kicker);
         let (definition, definition_rx) = watch::channel(planned);
         let (stop, stop_rx) = watch::channel(Stop::Running);
         let kicker = tokio::spawn(kicker(Kicker {
             definition: definition_rx,
-            pending: Arc::clone(&pending),
+            live: Arc::clone(&live),
             dry_run: self.dry_run,
             stop: stop_rx,
             descriptors: Arc::clone(&self.descriptors),
@@ -109,7 +109,7 @@ impl Running {
             name,
             Slot {
                 definition,
-                pending,
+                live,
                 stop,
                 kicker,
             },
@@ -121,11 +121,11 @@ impl Running {
         let rules: Vec<_> = plan
             .enabled()
             .map(|planned| {
-                let pending = self
+                let live = self
                     .slots
                     .get(&planned.rule.name)
-                    .map_or_else(|| Arc::new(Pending::default()), |s| Arc::clone(&s.pending));
-                (Arc::new(planned.clone()), pending)
+                    .map_or_else(|| Arc::new(Live::default()), |s| Arc::clone(&s.live));
+                (Arc::new(planned.clone()), live)
             })
             .collect();
         self.sources.reload(&rules)?;
@@ -143,12 +143,12 @@ impl Running {
                 self.leaving.insert(name, (slot.stop, slot.kicker));
             }
         }
-        for (planned, pending) in rules {
+        for (planned, live) in rules {
             match self.slots.get(&planned.rule.name) {
                 Some(slot) => {
                     slot.definition.send_replace(planned);
                 }
-                None => self.add(planned, pending),
+                None => self.add(planned, live),
             }
         }
         Ok(())
@@ -164,11 +164,11 @@ impl Running {
                 trigger: planned.rule.trigger.kind(),
                 enabled: planned.rule.enabled,
                 target: planned.rule.action.to_string(),
-                pending: self
+                live: self
                     .slots
                     .get(&planned.rule.name)
                     .filter(|_| planned.rule.enabled)
-                    .map(|slot| Arc::clone(&slot.pending)),
+                    .map(|slot| Arc::clone(&slot.live)),
             })
             .collect()
     }

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::pending::Pending;
+use super::live::Live;
 use super::stats::{LastKick, Outcome, RuleStats};
 use super::stop::{self, stopped, Stop};
 use crate::postfix::attr::AttrError;
@@ -47,8 +47,8 @@ struct Attempts {
 pub(crate) struct Kicker {
     /// The rule's current definition.
     pub definition: watch::Receiver<Arc<PlannedRule>>,
-    /// Raised by the rule's sources.
-    pub pending: Arc<Pending>,
+    /// The rule's flag, raised by its sources, and its record.
+    pub live: Arc<Live>,
     /// Log the kicks instead of sending them.
     pub dry_run: bool,
     /// How the daemon asks it to stop.
@@ -63,7 +63,7 @@ pub(crate) struct Kicker {
 pub(crate) async fn kicker(kicker: Kicker) {
     let Kicker {
         definition,
-        pending,
+        live,
         dry_run,
         mut stop,
         descriptors,
@@ -74,7 +74,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
     }
     let send = |number: u64, planned: Arc<PlannedRule>, stop: watch::Receiver<Stop>| {
         let descriptors = Arc::clone(&descriptors);
-        let stats = Arc::clone(pending.stats());
+        let live = Arc::clone(&live);
         async move {
             let mut shutdown = stop.clone();
             let permit = tokio::select! {
@@ -88,7 +88,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
                 number,
                 &planned,
                 dry_run,
-                &stats,
+                live.stats(),
                 stopped(&mut shutdown, |s| s == Stop::Now),
             )
             .await
@@ -96,14 +96,14 @@ pub(crate) async fn kicker(kicker: Kicker) {
     };
     loop {
         tokio::select! {
-            () = pending.wait() => {}
+            () = live.pending().wait() => {}
             () = stopped(&mut stop, |s| s != Stop::Running) => {}
         }
         match stop::current(&stop) {
             Stop::Now => return,
             Stop::Drain => {
                 // The rule is gone from the file: send what was pending, then end.
-                if let Some(number) = pending.take() {
+                if let Some(number) = live.pending().take() {
                     let planned = Arc::clone(&definition.borrow());
                     send(number, planned, stop.clone()).await;
                 }
@@ -111,7 +111,7 @@ pub(crate) async fn kicker(kicker: Kicker) {
             }
             Stop::Running => {}
         }
-        while let Some(number) = pending.take() {
+        while let Some(number) = live.pending().take() {
             let planned = Arc::clone(&definition.borrow());
             let started = tokio::time::Instant::now();
             let outcome = send(number, Arc::clone(&planned), stop.clone()).await;

@@ -38,7 +38,7 @@ fn planned(connect: &Path, extra: &str, debounce: Duration) -> Arc<PlannedRule> 
 
 /// A running kicker.
 struct Harness {
-    pending: Arc<Pending>,
+    live: Arc<Live>,
     stop: watch::Sender<Stop>,
     task: JoinHandle<()>,
     started: Instant,
@@ -46,19 +46,19 @@ struct Harness {
 
 impl Harness {
     fn start(planned: Arc<PlannedRule>, handover: Option<JoinHandle<()>>) -> Self {
-        let pending = Arc::new(Pending::default());
+        let live = Arc::new(Live::default());
         let (_definition, definition_rx) = watch::channel(planned);
         let (stop, stop_rx) = watch::channel(Stop::Running);
         let task = tokio::spawn(kicker(Kicker {
             definition: definition_rx,
-            pending: Arc::clone(&pending),
+            live: Arc::clone(&live),
             dry_run: false,
             stop: stop_rx,
             descriptors: Arc::new(Semaphore::new(8)),
             handover,
         }));
         Self {
-            pending,
+            live,
             stop,
             task,
             started: Instant::now(),
@@ -66,14 +66,14 @@ impl Harness {
     }
 
     fn raise(&self) {
-        self.pending.raise(|| "test".to_owned());
+        self.live.raise(|| "test".to_owned());
     }
 
     /// Waits for the `count`th kick to end; its record and when it ended.
     async fn ended(&self, count: u64) -> (LastKick, Duration) {
-        let mut ended = self.pending.stats().subscribe();
+        let mut ended = self.live.stats().subscribe();
         let _ = ended.wait_for(|n| *n >= count).await;
-        let kick = self.pending.stats().snapshot().last_kick.expect("a kick");
+        let kick = self.live.stats().snapshot().last_kick.expect("a kick");
         (kick, self.started.elapsed())
     }
 }
@@ -117,7 +117,7 @@ async fn retries_wait_a_doubling_backoff_up_to_its_cap() {
     assert_eq!(kick.attempts, 4);
     // Waits of 1 s, 2 s and 3 s (the cap), not 4 s.
     assert_eq!(kick.duration, secs(6));
-    let record = harness.pending.stats().snapshot();
+    let record = harness.live.stats().snapshot();
     assert_eq!(record.counters.retried, 3);
     assert_eq!(record.counters.consecutive_failures, 1);
 }
@@ -136,7 +136,7 @@ async fn debounce_spaces_the_starts_of_kicks_and_folds_what_comes_meanwhile() {
     let (_, second) = harness.ended(2).await;
     assert_eq!(second, secs(5));
     tokio::time::sleep(secs(60)).await;
-    let record = harness.pending.stats().snapshot();
+    let record = harness.live.stats().snapshot();
     assert_eq!(record.counters.failed, 2, "one kick for the three triggers");
     assert_eq!(record.counters.folded, 2);
 }
@@ -159,7 +159,7 @@ async fn triggers_during_a_kick_fold_into_one_kick_right_after_it() {
     assert_eq!(ended, secs(4), "the second kick starts as the first ends");
     tokio::time::sleep(secs(60)).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
-    assert_eq!(harness.pending.stats().snapshot().counters.delivered, 2);
+    assert_eq!(harness.live.stats().snapshot().counters.delivered, 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -187,7 +187,7 @@ async fn a_stop_abandons_the_retries_at_once() {
     let stopping = Instant::now();
     harness.task.await.expect("the kicker ends");
     assert_eq!(stopping.elapsed(), Duration::ZERO);
-    let record = harness.pending.stats().snapshot();
+    let record = harness.live.stats().snapshot();
     assert!(record.last_kick.is_none(), "abandoned, not recorded");
     assert!(!record.in_flight);
 }

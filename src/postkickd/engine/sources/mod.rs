@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::pending::Pending;
+use super::live::Live;
 use super::state::StateFile;
 use super::stop::Stop;
 use crate::postkickd::plan::{PlannedRule, Source};
@@ -30,26 +30,26 @@ pub(crate) struct Sources {
 }
 
 /// Splits a plan's rules into timer rules and watch registrations.
-fn split(rules: &[(Arc<PlannedRule>, Arc<Pending>)]) -> (Vec<TimerRule>, Vec<Registration>) {
+fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Registration>) {
     let mut timers = Vec::new();
     let mut registrations = Vec::new();
-    for (planned, pending) in rules {
-        let pending = Arc::clone(pending);
+    for (planned, live) in rules {
+        let live = Arc::clone(live);
         let name = planned.rule.name.clone();
         match &planned.source {
             Source::Cron(spec) => timers.push(TimerRule {
                 name,
                 trigger: TimerTrigger::Cron(Box::new(spec.clone())),
-                pending,
+                live,
             }),
             Source::Every(spec) => timers.push(TimerRule {
                 name,
                 trigger: TimerTrigger::Every(*spec),
-                pending,
+                live,
             }),
             Source::Watch(spec) => registrations.push(Registration {
                 spec: spec.clone(),
-                pending,
+                live,
             }),
         }
     }
@@ -68,7 +68,7 @@ impl Sources {
     /// Starts the sources of `rules` (inside a runtime): the watches first,
     /// so that if they cannot be set up no timer has started.
     pub(crate) fn start(
-        rules: &[(Arc<PlannedRule>, Arc<Pending>)],
+        rules: &[(Arc<PlannedRule>, Arc<Live>)],
         stop: &watch::Receiver<Stop>,
         state: Option<StateFile>,
     ) -> Result<Sources, WatchError> {
@@ -83,7 +83,7 @@ impl Sources {
     /// Takes a reload's rules. On an error nothing has changed.
     pub(crate) fn reload(
         &mut self,
-        rules: &[(Arc<PlannedRule>, Arc<Pending>)],
+        rules: &[(Arc<PlannedRule>, Arc<Live>)],
     ) -> Result<(), WatchError> {
         let (timer_rules, registrations) = split(rules);
         let watches = watch_hub(registrations)?;

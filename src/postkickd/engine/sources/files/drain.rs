@@ -64,7 +64,7 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
     let every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let directory = registration.spec.directory.display().to_string();
     let mut incident = Incident::default();
-    let stats = registration.pending.stats();
+    let stats = registration.live.stats();
     stats.waiting_past_drain(0);
     loop {
         tokio::time::sleep(every).await;
@@ -90,13 +90,11 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                     limit.as_secs()
                 );
                 registration
-                    .pending
+                    .live
                     .raise(|| format!("not draining: {}", file.display()));
             }
             Verdict::KickAgain => {
-                registration
-                    .pending
-                    .raise(|| "still not draining".to_owned());
+                registration.live.raise(|| "still not draining".to_owned());
             }
             Verdict::Drained => {
                 tracing::info!(

@@ -162,7 +162,7 @@ pub(super) async fn poll(registration: Registration) {
         });
         if changed {
             registration
-                .pending
+                .live
                 .raise(|| "a changed listing (poll)".to_owned());
         }
         previous = current;

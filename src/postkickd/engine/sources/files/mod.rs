@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use notify::{Event, EventKind};
 
-use crate::postkickd::engine::pending::Pending;
+use crate::postkickd::engine::live::Live;
 use crate::postkickd::plan::WatchSpec;
 use arrival::{Recent, Sign};
 
@@ -40,7 +40,7 @@ pub(crate) struct Registration {
     /// The directory and what counts in it.
     pub spec: WatchSpec,
     /// Raised on each relevant event.
-    pub pending: Arc<Pending>,
+    pub live: Arc<Live>,
 }
 
 /// Why a watch could not be set up.
@@ -100,7 +100,7 @@ impl Shared {
         for r in self.members(group) {
             let waiting = arrival::waiting(&r.spec, None).count;
             if waiting > 0 {
-                r.pending.raise(|| format!("{waiting} files waiting"));
+                r.live.raise(|| format!("{waiting} files waiting"));
             }
         }
     }
@@ -142,7 +142,7 @@ impl Shared {
             }
             tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");
             for r in counted {
-                r.pending.raise(|| format!("file {}", path.display()));
+                r.live.raise(|| format!("file {}", path.display()));
             }
         }
     }

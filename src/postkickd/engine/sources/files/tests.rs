@@ -16,7 +16,7 @@ fn registration(
             ready,
             drain_within: None,
         },
-        pending: Arc::new(Pending::default()),
+        live: Arc::new(Live::default()),
     }
 }
 
@@ -30,18 +30,18 @@ fn polling_notices_a_new_matching_file() {
         Some(Duration::from_millis(20)),
         Readiness::Any,
     );
-    let pending = Arc::clone(&registration.pending);
+    let live = Arc::clone(&registration.live);
     crate::runtime().expect("runtime").block_on(async {
         let task = tokio::spawn(follow::poll(registration));
         tokio::time::sleep(Duration::from_millis(50)).await;
         std::fs::write(dir.path().join("skip.tmp"), b"x").expect("write");
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(
-            pending.take().is_none(),
+            live.pending().take().is_none(),
             "a file the pattern excludes counted"
         );
         std::fs::write(dir.path().join("mail.eml"), b"x").expect("write");
-        tokio::time::timeout(Duration::from_secs(10), pending.wait())
+        tokio::time::timeout(Duration::from_secs(10), live.pending().wait())
             .await
             .expect("the poll noticed the file");
         task.abort();

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::postkickd::engine::clock::{Clock, SystemClock};
-use crate::postkickd::engine::pending::Pending;
+use crate::postkickd::engine::live::Live;
 use crate::postkickd::engine::state::StateFile;
 use crate::postkickd::engine::stats::RuleStats;
 use crate::postkickd::engine::stop::{stopped, Stop};
@@ -38,7 +38,7 @@ pub(crate) struct TimerRule {
     /// What fires it.
     pub trigger: TimerTrigger,
     /// Raised at each fire time.
-    pub pending: Arc<Pending>,
+    pub live: Arc<Live>,
 }
 
 /// The triggers a timer fires.
@@ -119,7 +119,7 @@ enum State {
 
 struct Entry {
     state: State,
-    pending: Arc<Pending>,
+    live: Arc<Live>,
 }
 
 impl Entry {
@@ -127,7 +127,7 @@ impl Entry {
     /// the daemon (re)started, if remembered.
     fn new(
         trigger: &TimerTrigger,
-        pending: Arc<Pending>,
+        live: Arc<Live>,
         last: Option<Timestamp>,
         clock: &impl Clock,
     ) -> Entry {
@@ -145,7 +145,7 @@ impl Entry {
                     .and_then(|last| cron.next_after(last))
                     .filter(|slot| *slot <= now)
                 {
-                    pending.raise(|| {
+                    live.raise(|| {
                         format!(
                             "catch up: slot {} passed while postkickd was down",
                             cron.zone().display(missed)
@@ -180,12 +180,12 @@ impl Entry {
                 })
             }
         };
-        Entry { state, pending }
+        Entry { state, live }
     }
 
     /// Takes the new definition, keeping what it can of the old place.
-    fn redefine(&mut self, trigger: &TimerTrigger, pending: Arc<Pending>, clock: &impl Clock) {
-        self.pending = pending;
+    fn redefine(&mut self, trigger: &TimerTrigger, live: Arc<Live>, clock: &impl Clock) {
+        self.live = live;
         match (&mut self.state, trigger) {
             (State::Cron(state), TimerTrigger::Cron(spec)) => {
                 let (cron, jitter) = (&spec.schedule, &spec.jitter);
@@ -198,7 +198,7 @@ impl Entry {
             }
             (State::Every(state), TimerTrigger::Every(EverySpec { period, jitter }))
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(trigger, Arc::clone(&self.pending), None, clock),
+            _ => *self = Entry::new(trigger, Arc::clone(&self.live), None, clock),
         }
     }
 }
@@ -250,7 +250,7 @@ async fn run(
     let mut entries: HashMap<String, Entry> = HashMap::new();
     for rule in updates.borrow_and_update().iter() {
         let last = memory.fires.get(&rule.name).copied();
-        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), last, &clock);
+        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.live), last, &clock);
         entries.insert(rule.name.clone(), entry);
     }
     loop {
@@ -260,7 +260,7 @@ async fn run(
         for (name, entry) in &mut entries {
             match &mut entry.state {
                 State::Cron(state) => {
-                    if let Some(at) = cron_due(name, state, entry.pending.stats(), &clock) {
+                    if let Some(at) = cron_due(name, state, entry.live.stats(), &clock) {
                         next_wall = Some(next_wall.map_or(at, |t| t.min(at)));
                     }
                 }
@@ -269,7 +269,7 @@ async fn run(
                         .now()
                         .checked_add(state.at.saturating_duration_since(Instant::now()))
                         .ok();
-                    entry.pending.stats().next_fire(wall);
+                    entry.live.stats().next_fire(wall);
                     next_monotonic = Some(next_monotonic.map_or(state.at, |t| t.min(state.at)));
                 }
             }
@@ -306,9 +306,9 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule], clock: &impl
     entries.retain(|name, _| kept.contains(name.as_str()));
     for rule in rules {
         match entries.get_mut(&rule.name) {
-            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.pending), clock),
+            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.live), clock),
             None => {
-                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.pending), None, clock);
+                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.live), None, clock);
                 entries.insert(rule.name.clone(), entry);
             }
         }
@@ -348,7 +348,7 @@ fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<String
         if let Some((slot, at)) = state.due {
             if at <= now {
                 entry
-                    .pending
+                    .live
                     .raise(|| format!("slot {}", state.cron.zone().display(slot)));
                 // A kick that outlasts several slots, a suspend or a clock
                 // set forward fires once, not once per slot.
@@ -372,7 +372,7 @@ fn fire_every(
             continue;
         };
         if state.at <= now {
-            entry.pending.raise(|| "interval".to_owned());
+            entry.live.raise(|| "interval".to_owned());
             state.next += state.period;
             if state.next < now {
                 state.next = now + state.period;

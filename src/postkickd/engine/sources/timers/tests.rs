@@ -29,7 +29,7 @@ fn cron(name: &str, expression: &str, jitter: Duration, catch_up: bool) -> Timer
             jitter,
             catch_up,
         })),
-        pending: Arc::default(),
+        live: Arc::default(),
     }
 }
 
@@ -37,7 +37,7 @@ fn every(name: &str, period: Duration, jitter: Duration) -> TimerRule {
     TimerRule {
         name: name.to_owned(),
         trigger: TimerTrigger::Every(EverySpec { period, jitter }),
-        pending: Arc::default(),
+        live: Arc::default(),
     }
 }
 
@@ -69,8 +69,8 @@ impl Bench {
     async fn fires(&self, rule: &TimerRule, count: usize) -> Vec<Timestamp> {
         let mut fired = Vec::new();
         while fired.len() < count {
-            rule.pending.wait().await;
-            rule.pending.take();
+            rule.live.pending().wait().await;
+            rule.live.pending().take();
             fired.push(self.clock.now());
         }
         fired
@@ -82,8 +82,8 @@ impl Bench {
         let mut count = 0;
         loop {
             tokio::select! {
-                () = rule.pending.wait() => {
-                    rule.pending.take();
+                () = rule.live.pending().wait() => {
+                    rule.live.pending().take();
                     count += 1;
                 }
                 () = tokio::time::sleep_until(deadline) => return count,
@@ -93,7 +93,7 @@ impl Bench {
 }
 
 fn last_cause(rule: &TimerRule) -> String {
-    rule.pending.stats().last_cause()
+    rule.live.stats().last_cause()
 }
 
 #[tokio::test(start_paused = true)]
@@ -152,7 +152,7 @@ async fn cron_fires_at_its_slots_plus_jitter() {
         ]
     );
     assert_eq!(
-        rule.pending.stats().snapshot().next_fire,
+        rule.live.stats().snapshot().next_fire,
         Some(at("2026-12-02T11:00:30Z"))
     );
 }
