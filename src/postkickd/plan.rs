@@ -67,16 +67,23 @@ pub(crate) enum Request {
     Flush(FlushRequest),
 }
 
-/// What makes a planned rule fire: one kind per trigger kind, each with
-/// what its source needs, so that no source goes back to the rule.
+/// What makes a planned rule fire, with what its source needs, so that
+/// no source goes back to the rule.
 #[derive(Debug, Clone)]
 pub(crate) enum Source {
+    /// A time: the timers' (a cron or every trigger).
+    Timer(Timer),
+    /// Files arriving in a directory: the watches' (a watch trigger).
+    Watch(WatchSpec),
+}
+
+/// A time a rule fires at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Timer {
     /// The slots of a cron expression.
-    Cron(CronSpec),
+    Cron(Box<CronSpec>),
     /// A fixed interval.
     Every(EverySpec),
-    /// Files arriving in a directory.
-    Watch(WatchSpec),
 }
 
 /// A cron trigger.
@@ -193,15 +200,15 @@ fn source(trigger: &Trigger, queue: &Path) -> Source {
             jitter,
             catch_up,
             ..
-        } => Source::Cron(CronSpec {
+        } => Source::Timer(Timer::Cron(Box::new(CronSpec {
             schedule: schedule.clone(),
             jitter: *jitter,
             catch_up: *catch_up,
-        }),
-        Trigger::Every { period, jitter } => Source::Every(EverySpec {
+        }))),
+        Trigger::Every { period, jitter } => Source::Timer(Timer::Every(EverySpec {
             period: *period,
             jitter: *jitter,
-        }),
+        })),
         Trigger::Watch {
             directory,
             pattern,

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::*;
 use crate::postkickd::engine::stats::{LastKick, Outcome};
-use crate::postkickd::plan::{Delivery, EverySpec, Source};
+use crate::postkickd::plan::{Delivery, EverySpec, Source, Timer};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -28,10 +28,10 @@ fn planned(connect: &Path, extra: &str, debounce: Duration) -> Arc<PlannedRule> 
             connect: connect.to_owned(),
             request: Request::Raw("W".to_owned()),
         }],
-        source: Source::Every(EverySpec {
+        source: Source::Timer(Timer::Every(EverySpec {
             period: secs(3600),
             jitter: Duration::ZERO,
-        }),
+        })),
         debounce,
     })
 }

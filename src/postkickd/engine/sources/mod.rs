@@ -21,7 +21,7 @@ use super::state::StateFile;
 use super::stop::Stop;
 use crate::postkickd::plan::{PlannedRule, Source};
 use files::{Registration, WatchError, WatchHub};
-use timers::{TimerRule, TimerTrigger, Timers};
+use timers::{TimerRule, Timers};
 
 /// The running sources.
 pub(crate) struct Sources {
@@ -37,14 +37,9 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Regist
         let live = Arc::clone(live);
         let name = planned.rule.name.clone();
         match &planned.source {
-            Source::Cron(spec) => timers.push(TimerRule {
+            Source::Timer(timer) => timers.push(TimerRule {
                 name,
-                trigger: TimerTrigger::Cron(Box::new(spec.clone())),
-                live,
-            }),
-            Source::Every(spec) => timers.push(TimerRule {
-                name,
-                trigger: TimerTrigger::Every(*spec),
+                timer: timer.clone(),
                 live,
             }),
             Source::Watch(spec) => registrations.push(Registration {

@@ -27,7 +27,7 @@ use crate::postkickd::engine::live::Live;
 use crate::postkickd::engine::state::StateFile;
 use crate::postkickd::engine::stats::RuleStats;
 use crate::postkickd::engine::stop::{stopped, Stop};
-use crate::postkickd::plan::{CronSpec, EverySpec};
+use crate::postkickd::plan::{CronSpec, EverySpec, Timer};
 use crate::rules::schedule::{Cron, CronProgress};
 
 /// One timer rule as the plan has it.
@@ -35,17 +35,10 @@ use crate::rules::schedule::{Cron, CronProgress};
 pub(crate) struct TimerRule {
     /// The rule's name: what identifies it across reloads.
     pub name: String,
-    /// What fires it.
-    pub trigger: TimerTrigger,
+    /// When it fires.
+    pub timer: Timer,
     /// Raised at each fire time.
     pub live: Arc<Live>,
-}
-
-/// The triggers a timer fires.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum TimerTrigger {
-    Cron(Box<CronSpec>),
-    Every(EverySpec),
 }
 
 /// The running timer task.
@@ -125,14 +118,9 @@ struct Entry {
 impl Entry {
     /// A rule's place in time, from now; `last` is its last fire before
     /// the daemon (re)started, if remembered.
-    fn new(
-        trigger: &TimerTrigger,
-        live: Arc<Live>,
-        last: Option<Timestamp>,
-        clock: &impl Clock,
-    ) -> Entry {
-        let state = match trigger {
-            TimerTrigger::Cron(spec) => {
+    fn new(timer: &Timer, live: Arc<Live>, last: Option<Timestamp>, clock: &impl Clock) -> Entry {
+        let state = match timer {
+            Timer::Cron(spec) => {
                 let CronSpec {
                     schedule: cron,
                     jitter,
@@ -160,7 +148,7 @@ impl Entry {
                     exhausted: false,
                 }))
             }
-            TimerTrigger::Every(EverySpec { period, jitter }) => {
+            Timer::Every(EverySpec { period, jitter }) => {
                 // The rhythm of before a restart: the first fire after now
                 // of last + k * period.
                 let wait = last
@@ -184,10 +172,10 @@ impl Entry {
     }
 
     /// Takes the new definition, keeping what it can of the old place.
-    fn redefine(&mut self, trigger: &TimerTrigger, live: Arc<Live>, clock: &impl Clock) {
+    fn redefine(&mut self, timer: &Timer, live: Arc<Live>, clock: &impl Clock) {
         self.live = live;
-        match (&mut self.state, trigger) {
-            (State::Cron(state), TimerTrigger::Cron(spec)) => {
+        match (&mut self.state, timer) {
+            (State::Cron(state), Timer::Cron(spec)) => {
                 let (cron, jitter) = (&spec.schedule, &spec.jitter);
                 if state.cron != *cron || state.limit != *jitter {
                     state.cron = Cron::clone(cron);
@@ -196,9 +184,9 @@ impl Entry {
                     state.exhausted = false;
                 }
             }
-            (State::Every(state), TimerTrigger::Every(EverySpec { period, jitter }))
+            (State::Every(state), Timer::Every(EverySpec { period, jitter }))
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(trigger, Arc::clone(&self.live), None, clock),
+            _ => *self = Entry::new(timer, Arc::clone(&self.live), None, clock),
         }
     }
 }
@@ -250,7 +238,7 @@ async fn run(
     let mut entries: HashMap<String, Entry> = HashMap::new();
     for rule in updates.borrow_and_update().iter() {
         let last = memory.fires.get(&rule.name).copied();
-        let entry = Entry::new(&rule.trigger, Arc::clone(&rule.live), last, &clock);
+        let entry = Entry::new(&rule.timer, Arc::clone(&rule.live), last, &clock);
         entries.insert(rule.name.clone(), entry);
     }
     loop {
@@ -306,9 +294,9 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule], clock: &impl
     entries.retain(|name, _| kept.contains(name.as_str()));
     for rule in rules {
         match entries.get_mut(&rule.name) {
-            Some(entry) => entry.redefine(&rule.trigger, Arc::clone(&rule.live), clock),
+            Some(entry) => entry.redefine(&rule.timer, Arc::clone(&rule.live), clock),
             None => {
-                let entry = Entry::new(&rule.trigger, Arc::clone(&rule.live), None, clock);
+                let entry = Entry::new(&rule.timer, Arc::clone(&rule.live), None, clock);
                 entries.insert(rule.name.clone(), entry);
             }
         }

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::*;
 use crate::postkickd::engine::clock::Simulated;
-use crate::postkickd::plan::{CronSpec, EverySpec};
+use crate::postkickd::plan::{CronSpec, EverySpec, Timer};
 use crate::rules::schedule::{Cron, Zone};
 
 fn at(text: &str) -> Timestamp {
@@ -24,7 +24,7 @@ fn cron(name: &str, expression: &str, jitter: Duration, catch_up: bool) -> Timer
     let schedule = Cron::parse(expression, Zone::utc()).expect("a cron expression");
     TimerRule {
         name: name.to_owned(),
-        trigger: TimerTrigger::Cron(Box::new(CronSpec {
+        timer: Timer::Cron(Box::new(CronSpec {
             schedule,
             jitter,
             catch_up,
@@ -36,7 +36,7 @@ fn cron(name: &str, expression: &str, jitter: Duration, catch_up: bool) -> Timer
 fn every(name: &str, period: Duration, jitter: Duration) -> TimerRule {
     TimerRule {
         name: name.to_owned(),
-        trigger: TimerTrigger::Every(EverySpec { period, jitter }),
+        timer: Timer::Every(EverySpec { period, jitter }),
         live: Arc::default(),
     }
 }
@@ -277,7 +277,7 @@ async fn a_reload_keeps_an_unchanged_rules_place_and_replans_a_changed_one() {
     assert_eq!(bench.fires(&rule, 1).await, [at("2026-12-02T10:00:10Z")]);
     tokio::time::sleep(secs(2)).await;
     let slower = TimerRule {
-        trigger: TimerTrigger::Every(EverySpec {
+        timer: Timer::Every(EverySpec {
             period: secs(20),
             jitter: Duration::ZERO,
         }),
