@@ -268,21 +268,27 @@ pub enum RulesError {
         reason: String,
     },
     /// The file has mistakes: every one, then a count.
-    #[error("{}", render_all(path, errors))]
+    #[error("{}", render_all(path, errors, *more))]
     Invalid {
         /// The file.
         path: String,
-        /// Every mistake found, in file order.
+        /// The mistakes reported, in file order.
         errors: Vec<RuleError>,
+        /// Mistakes found after those, counted only.
+        more: usize,
     },
 }
 
-fn render_all(path: &str, errors: &[RuleError]) -> String {
-    let plural = if errors.len() == 1 { "" } else { "s" };
+fn render_all(path: &str, errors: &[RuleError], more: usize) -> String {
+    let total = errors.len() + more;
+    let plural = if total == 1 { "" } else { "s" };
     let mut lines: Vec<String> = errors.iter().map(|e| e.render(path)).collect();
-    lines.push(format!(
-        "{path}: {} error{plural}: nothing was loaded",
-        errors.len()
-    ));
+    if more > 0 {
+        lines.push(format!(
+            "{path}: {more} more error{} not shown: fix these first",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    lines.push(format!("{path}: {total} error{plural}: nothing was loaded"));
     lines.join("\n")
 }

@@ -38,6 +38,10 @@ use schedule::Cron;
 pub const DEFAULT_RULES_PATH: &str = "/etc/postkick/rules.yaml";
 /// Larger rules files are refused before parsing.
 pub(crate) const MAX_FILE_BYTES: u64 = 1 << 20;
+/// A file's mistakes are reported up to this many (the first, in file
+/// order), then counted: a file with a mistake on every line must not cost
+/// memory and screens in proportion.
+pub(crate) const MAX_REPORTED: usize = 1000;
 /// Postfix's trigger servers read at most this many bytes of a request.
 pub(crate) const MAX_REQUEST_BYTES: usize = 1024;
 
@@ -242,20 +246,36 @@ pub(crate) fn count_by_kind<'r>(rules: impl Iterator<Item = &'r Rule>) -> String
 /// or a device would hang or never end), and never more than
 /// `MAX_FILE_BYTES` of it, whatever its kind.
 pub fn load(path: &Path) -> Result<RuleSet, RulesError> {
-    let (rules, errors) = load_all(path)?;
-    if errors.is_empty() {
+    let (rules, mistakes) = load_all(path)?;
+    if mistakes.errors.is_empty() {
         Ok(rules)
     } else {
-        Err(RulesError::Invalid {
+        Err(mistakes.into_error(path))
+    }
+}
+
+/// A file's mistakes: the first [`MAX_REPORTED`] in file order, and how
+/// many more there are.
+#[derive(Debug, Default)]
+pub(crate) struct Mistakes {
+    pub(crate) errors: Vec<RuleError>,
+    pub(crate) more: usize,
+}
+
+impl Mistakes {
+    /// The error that refuses the file at `path`.
+    pub(crate) fn into_error(self, path: &Path) -> RulesError {
+        RulesError::Invalid {
             path: path.display().to_string(),
-            errors,
-        })
+            errors: self.errors,
+            more: self.more,
+        }
     }
 }
 
 /// Like [`load`], but with the valid rules of an invalid file beside its
 /// mistakes, for `check` to say everything it can in one run.
-pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Vec<RuleError>), RulesError> {
+pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Mistakes), RulesError> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
@@ -302,18 +322,19 @@ pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Vec<RuleError>), RulesEr
     Ok(parse_all(&text))
 }
 
-/// Validates the text of a rules file; on failure, every error found.
+/// Validates the text of a rules file; on failure, the errors found (the
+/// first [`MAX_REPORTED`] of them).
 pub fn parse(text: &str) -> Result<RuleSet, Vec<RuleError>> {
-    let (rules, errors) = parse_all(text);
-    if errors.is_empty() {
+    let (rules, mistakes) = parse_all(text);
+    if mistakes.errors.is_empty() {
         Ok(rules)
     } else {
-        Err(errors)
+        Err(mistakes.errors)
     }
 }
 
-/// The valid rules of `text`, and every mistake in it, in file order.
-fn parse_all(text: &str) -> (RuleSet, Vec<RuleError>) {
+/// The valid rules of `text`, and its mistakes, in file order.
+fn parse_all(text: &str) -> (RuleSet, Mistakes) {
     let document = match yaml::parse(text) {
         Ok(document) => document,
         Err(syntax) => {
@@ -327,23 +348,31 @@ fn parse_all(text: &str) -> (RuleSet, Vec<RuleError>) {
                 position: Some(syntax.position),
                 kind: RuleErrorKind::YamlSyntax(syntax.message),
             };
-            return (nothing, vec![error]);
+            let mistakes = Mistakes {
+                errors: vec![error],
+                more: 0,
+            };
+            return (nothing, mistakes);
         }
     };
     let mut validator = validate::Validator::new(schedule::Zones::from_environment());
     let rule_set = validator.document(document.root.as_ref());
+    let found = validator.found + document.duplicates.len();
     let mut errors = validator.errors;
     errors.extend(
         document
             .duplicates
             .into_iter()
+            .take(MAX_REPORTED)
             .map(|(key, position)| RuleError {
                 position: Some(position),
                 kind: RuleErrorKind::DuplicateKey { key },
             }),
     );
     errors.sort_by_key(|d| d.position);
-    (rule_set, errors)
+    errors.truncate(MAX_REPORTED);
+    let more = found - errors.len();
+    (rule_set, Mistakes { errors, more })
 }
 
 #[cfg(test)]

@@ -306,3 +306,23 @@ fn flush_mistakes_are_named() {
     assert_eq!(text.len(), 1);
     assert!(text[0].starts_with("rules.yaml:4:"), "{text:?}");
 }
+
+#[test]
+fn a_file_with_more_mistakes_than_are_reported_says_how_many_more() {
+    let items = vec!["1"; MAX_REPORTED + 500].join(", ");
+    let (_, mistakes) = parse_all(&format!("rules: [{items}]\n"));
+    assert_eq!(mistakes.errors.len(), MAX_REPORTED);
+    assert_eq!(mistakes.more, 500);
+    // The first in file order are the ones reported.
+    let first = mistakes.errors[0].position.expect("a position");
+    assert_eq!((first.line, first.column), (1, 9));
+    let text = mistakes.into_error(Path::new("rules.yaml")).to_string();
+    let last: Vec<&str> = text.lines().rev().take(2).collect();
+    assert_eq!(
+        last,
+        [
+            "rules.yaml: 1500 errors: nothing was loaded",
+            "rules.yaml: 500 more errors not shown: fix these first"
+        ]
+    );
+}

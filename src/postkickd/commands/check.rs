@@ -43,14 +43,11 @@ pub fn check(
 ) -> Result<(), DaemonError> {
     let shown = rules_path.display().to_string();
     let (rules, mistakes) = rules::load_all(rules_path)?;
-    if !mistakes.is_empty() {
+    if !mistakes.errors.is_empty() {
         // What the valid rules would do wrong is said too, before the
         // mistakes that stop the file.
         print_findings(&shown, lint::rules(rules.rules.iter()));
-        return Err(DaemonError::Rules(rules::RulesError::Invalid {
-            path: shown,
-            errors: mistakes,
-        }));
+        return Err(DaemonError::Rules(mistakes.into_error(rules_path)));
     }
     let mut config_warnings: Vec<ConfigWarning> = Vec::new();
     let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {

@@ -21,7 +21,7 @@ pub(super) mod trigger;
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
 use super::schedule::Zones;
 use super::yaml::{Node, Position, Value};
-use super::{duration, Action, Retry, Rule, RuleSet};
+use super::{duration, Action, Retry, Rule, RuleSet, MAX_REPORTED};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
@@ -115,7 +115,10 @@ impl Default for Defaults {
 pub(super) struct Validator {
     /// Where cron rules' time zones come from.
     pub(super) zones: Zones,
+    /// The first [`MAX_REPORTED`] mistakes.
     pub(super) errors: Vec<RuleError>,
+    /// Every mistake found, reported or not.
+    pub(super) found: usize,
 }
 
 impl Validator {
@@ -123,11 +126,23 @@ impl Validator {
         Self {
             zones,
             errors: Vec::new(),
+            found: 0,
         }
     }
 
     pub(super) fn error_at(&mut self, position: Option<Position>, kind: RuleErrorKind) {
-        self.errors.push(RuleError { position, kind });
+        self.error_with(position, || kind);
+    }
+
+    /// A mistake whose words are only made if it will be reported.
+    fn error_with(&mut self, position: Option<Position>, kind: impl FnOnce() -> RuleErrorKind) {
+        self.found += 1;
+        if self.errors.len() < MAX_REPORTED {
+            self.errors.push(RuleError {
+                position,
+                kind: kind(),
+            });
+        }
     }
 
     /// A mistake in a value.
@@ -181,15 +196,12 @@ impl Validator {
                     value,
                 });
             } else {
-                self.key_error(
-                    key.position,
-                    RuleErrorKind::UnknownKey {
-                        key: name.to_owned(),
-                        what: what.to_owned(),
-                        suggestion: closest(name, allowed),
-                        expected: allowed.to_vec(),
-                    },
-                );
+                self.error_with(Some(key.position), || RuleErrorKind::UnknownKey {
+                    key: name.to_owned(),
+                    what: what.to_owned(),
+                    suggestion: closest(name, allowed),
+                    expected: allowed.to_vec(),
+                });
             }
         }
         Some(entries)
@@ -392,7 +404,7 @@ impl Validator {
 
     fn rule(&mut self, node: &Node, defaults: Defaults) -> Option<Rule> {
         let entries = self.mapping(node, "a rule", &rule_keys())?;
-        let errors_before = self.errors.len();
+        let found_before = self.found;
         let fields = Fields::new(entries, node);
         let name = match fields.get("name") {
             Some(v) => self.string(v, "name"),
@@ -438,7 +450,7 @@ impl Validator {
         let enabled = flag("enabled", true);
         let on_start = flag("on_start", false);
         let quiet = flag("quiet", defaults.quiet);
-        if self.errors.len() != errors_before {
+        if self.found != found_before {
             return None;
         }
         Some(Rule {

@@ -7,7 +7,8 @@
 //! are bounded before they are paid: nesting deeper than [`MAX_DEPTH`]
 //! stops the read at the container that goes too deep (the parser is
 //! pulled one event at a time, so the rest of the text is never scanned),
-//! and aliases may not expand the document past [`MAX_NODES`] values.
+//! and aliases may repeat at most [`MAX_ALIASED`] values in all (the
+//! values written out are bounded by the file's size).
 //! A key written twice is recorded at its second place and the first
 //! entry kept. Plain scalars are resolved by YAML 1.2's core schema
 //! (`true`, `null`, `30`, `1.5`; `yes` stays a string).
@@ -20,9 +21,9 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// Lists and mappings nested deeper than this are refused: a rules file
 /// needs five levels.
 pub(super) const MAX_DEPTH: usize = 64;
-/// A document may hold at most this many values once its aliases are
-/// expanded (a 1 MiB file without aliases has fewer).
-pub(super) const MAX_NODES: usize = 1 << 20;
+/// Aliases may repeat at most this many values in all: enough to share a
+/// few blocks, while a "billion laughs" stops at a few megabytes.
+pub(super) const MAX_ALIASED: usize = 1 << 16;
 
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -196,8 +197,8 @@ struct Builder {
     duplicates: Vec<(String, Position)>,
     /// Anchored values with their sizes in values.
     anchors: HashMap<usize, (Node, usize)>,
-    /// Values made so far, aliases counted at their expanded size.
-    made: usize,
+    /// Values repeated by aliases so far.
+    aliased: usize,
 }
 
 impl Builder {
@@ -209,7 +210,6 @@ impl Builder {
                     value: scalar(text, style, tag.as_ref()),
                     position,
                 };
-                self.count(1, marker)?;
                 self.remember(anchor, &node, 1);
                 self.finish(node);
             }
@@ -217,15 +217,20 @@ impl Builder {
                 let Some((node, size)) = self.anchors.get(&anchor) else {
                     return Err(SyntaxError::at(marker, "an alias to an unknown anchor"));
                 };
-                let (node, size) = (node.clone(), *size);
-                self.count(size, marker)?;
+                self.aliased = self.aliased.saturating_add(*size);
+                if self.aliased > MAX_ALIASED {
+                    return Err(SyntaxError::at(
+                        marker,
+                        format!("aliases repeat more than {MAX_ALIASED} values: write them out, or use fewer aliases"),
+                    ));
+                }
+                let node = node.clone();
                 self.finish(node);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
                     return Err(SyntaxError::at(marker, too_deep()));
                 }
-                self.count(1, marker)?;
                 let node = Node {
                     value: Value::Null,
                     position,
@@ -275,17 +280,6 @@ impl Builder {
                 self.finish(node);
             }
             _ => {}
-        }
-        Ok(())
-    }
-
-    fn count(&mut self, values: usize, marker: Marker) -> Result<(), SyntaxError> {
-        self.made = self.made.saturating_add(values);
-        if self.made > MAX_NODES {
-            return Err(SyntaxError::at(
-                marker,
-                format!("aliases expand the file to more than {MAX_NODES} values"),
-            ));
         }
         Ok(())
     }
