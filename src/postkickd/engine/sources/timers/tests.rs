@@ -65,6 +65,11 @@ impl Bench {
         }
     }
 
+    /// One rule without a state file.
+    fn one(wall: &str, jitter_fraction: f64, rule: &TimerRule) -> Self {
+        Self::start(wall, jitter_fraction, std::slice::from_ref(rule), None)
+    }
+
     /// The wall-clock instants of the next `count` fires of `rule`.
     async fn fires(&self, rule: &TimerRule, count: usize) -> Vec<Timestamp> {
         let mut fired = Vec::new();
@@ -99,12 +104,7 @@ fn last_cause(rule: &TimerRule) -> String {
 #[tokio::test(start_paused = true)]
 async fn every_fires_on_its_rhythm_exactly() {
     let rule = every("tick", secs(10), Duration::ZERO);
-    let bench = Bench::start(
-        "2026-12-02T10:00:00Z",
-        0.0,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:00:00Z", 0.0, &rule);
     let fired = bench.fires(&rule, 6).await;
     let expected: Vec<Timestamp> = (1..=6)
         .map(|k| at("2026-12-02T10:00:00Z") + SignedDuration::from_secs(10 * k))
@@ -116,12 +116,7 @@ async fn every_fires_on_its_rhythm_exactly() {
 #[tokio::test(start_paused = true)]
 async fn jitter_delays_each_every_fire_but_not_the_rhythm() {
     let rule = every("tick", secs(10), secs(4));
-    let bench = Bench::start(
-        "2026-12-02T10:00:00Z",
-        0.5,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:00:00Z", 0.5, &rule);
     let fired = bench.fires(&rule, 3).await;
     assert_eq!(
         fired,
@@ -136,12 +131,7 @@ async fn jitter_delays_each_every_fire_but_not_the_rhythm() {
 #[tokio::test(start_paused = true)]
 async fn cron_fires_at_its_slots_plus_jitter() {
     let rule = cron("quarter", "*/15 * * * *", secs(60), false);
-    let bench = Bench::start(
-        "2026-12-02T10:07:00Z",
-        0.5,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:07:00Z", 0.5, &rule);
     let fired = bench.fires(&rule, 3).await;
     assert_eq!(
         fired,
@@ -160,12 +150,7 @@ async fn cron_fires_at_its_slots_plus_jitter() {
 #[tokio::test(start_paused = true)]
 async fn a_clock_stepped_forward_fires_the_passed_slots_once_and_replans() {
     let rule = cron("hourly", "0 * * * *", Duration::ZERO, false);
-    let bench = Bench::start(
-        "2026-12-02T10:30:00Z",
-        0.0,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:30:00Z", 0.0, &rule);
     tokio::time::sleep(secs(600)).await;
     // 10:40 becomes 13:40: the slots 11:00, 12:00 and 13:00 passed.
     bench.clock.step(SignedDuration::from_hours(3));
@@ -180,12 +165,7 @@ async fn a_clock_stepped_forward_fires_the_passed_slots_once_and_replans() {
 #[tokio::test(start_paused = true)]
 async fn a_clock_stepped_back_never_repeats_a_slot() {
     let rule = cron("hourly", "0 * * * *", Duration::ZERO, false);
-    let bench = Bench::start(
-        "2026-12-02T10:50:00Z",
-        0.0,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:50:00Z", 0.0, &rule);
     assert_eq!(bench.fires(&rule, 1).await, [at("2026-12-02T11:00:00Z")]);
     tokio::time::sleep(secs(60)).await;
     // 11:01 becomes 10:31: the 11:00 slot comes round again on the wall.
@@ -266,12 +246,7 @@ async fn every_keeps_its_rhythm_across_a_restart() {
 #[tokio::test(start_paused = true)]
 async fn a_reload_keeps_an_unchanged_rules_place_and_replans_a_changed_one() {
     let rule = every("tick", secs(10), Duration::ZERO);
-    let bench = Bench::start(
-        "2026-12-02T10:00:00Z",
-        0.0,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:00:00Z", 0.0, &rule);
     tokio::time::sleep(secs(7)).await;
     bench.timers.update(vec![rule.clone()]);
     assert_eq!(bench.fires(&rule, 1).await, [at("2026-12-02T10:00:10Z")]);
@@ -291,12 +266,7 @@ async fn a_reload_keeps_an_unchanged_rules_place_and_replans_a_changed_one() {
 #[tokio::test(start_paused = true)]
 async fn a_reload_keeps_a_cron_slot_waiting_out_its_jitter() {
     let rule = cron("quarter", "*/15 * * * *", secs(600), false);
-    let bench = Bench::start(
-        "2026-12-02T10:14:00Z",
-        1.0,
-        std::slice::from_ref(&rule),
-        None,
-    );
+    let bench = Bench::one("2026-12-02T10:14:00Z", 1.0, &rule);
     // The 10:15 slot fires at 10:25 with its jitter; a reload at 10:20
     // keeps it, and the slot fires once.
     tokio::time::sleep(secs(6 * 60)).await;
