@@ -7,8 +7,8 @@
 //! are bounded before they are paid: nesting deeper than [`MAX_DEPTH`]
 //! stops the read at the container that goes too deep (the parser is
 //! pulled one event at a time, so the rest of the text is never scanned),
-//! and aliases may repeat at most [`MAX_ALIASED`] values in all (the
-//! values written out are bounded by the file's size).
+//! and anchors and aliases may copy at most [`MAX_ALIASED`] values in all
+//! (the values written out are bounded by the file's size).
 //! A key written twice is recorded at its second place and the first
 //! entry kept. Plain scalars are resolved by YAML 1.2's core schema
 //! (`true`, `null`, `30`, `1.5`; `yes` stays a string).
@@ -21,8 +21,10 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 /// Lists and mappings nested deeper than this are refused: a rules file
 /// needs five levels.
 pub(super) const MAX_DEPTH: usize = 64;
-/// Aliases may repeat at most this many values in all: enough to share a
-/// few blocks, while a "billion laughs" stops at a few megabytes.
+/// Anchors (kept as copies) and aliases (repeating them) may copy at most
+/// this many values in all: enough to share a few blocks, while a
+/// "billion laughs", or an anchor on every level of a deep nest, stops at
+/// a few megabytes.
 pub(super) const MAX_ALIASED: usize = 1 << 16;
 
 /// A 1-based line and column.
@@ -197,8 +199,8 @@ struct Builder {
     duplicates: Vec<(String, Position)>,
     /// Anchored values with their sizes in values.
     anchors: HashMap<usize, (Node, usize)>,
-    /// Values repeated by aliases so far.
-    aliased: usize,
+    /// Values copied by anchors and aliases so far.
+    copied: usize,
 }
 
 impl Builder {
@@ -210,21 +212,15 @@ impl Builder {
                     value: scalar(text, style, tag.as_ref()),
                     position,
                 };
-                self.remember(anchor, &node, 1);
+                self.remember(anchor, &node, marker)?;
                 self.finish(node);
             }
             Event::Alias(anchor) => {
                 let Some((node, size)) = self.anchors.get(&anchor) else {
                     return Err(SyntaxError::at(marker, "an alias to an unknown anchor"));
                 };
-                self.aliased = self.aliased.saturating_add(*size);
-                if self.aliased > MAX_ALIASED {
-                    return Err(SyntaxError::at(
-                        marker,
-                        format!("aliases repeat more than {MAX_ALIASED} values: write them out, or use fewer aliases"),
-                    ));
-                }
-                let node = node.clone();
+                let (node, size) = (node.clone(), *size);
+                self.copy(size, marker)?;
                 self.finish(node);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -274,9 +270,7 @@ impl Builder {
                     }
                     None => return Ok(()),
                 };
-                if anchor != 0 {
-                    self.remember(anchor, &node, size_of(&node));
-                }
+                self.remember(anchor, &node, marker)?;
                 self.finish(node);
             }
             _ => {}
@@ -284,10 +278,27 @@ impl Builder {
         Ok(())
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node, size: usize) {
-        if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), size));
+    /// Counts `values` more copied, within [`MAX_ALIASED`].
+    fn copy(&mut self, values: usize, marker: Marker) -> Result<(), SyntaxError> {
+        self.copied = self.copied.saturating_add(values);
+        if self.copied > MAX_ALIASED {
+            return Err(SyntaxError::at(
+                marker,
+                format!("anchors and aliases copy more than {MAX_ALIASED} values: write them out, or use fewer"),
+            ));
         }
+        Ok(())
+    }
+
+    /// Keeps a copy of an anchored node for its aliases.
+    fn remember(&mut self, anchor: usize, node: &Node, marker: Marker) -> Result<(), SyntaxError> {
+        if anchor == 0 {
+            return Ok(());
+        }
+        let size = size_of(node);
+        self.copy(size, marker)?;
+        self.anchors.insert(anchor, (node.clone(), size));
+        Ok(())
     }
 
     /// A value is complete: it joins its container, or is the document.

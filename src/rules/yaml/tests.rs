@@ -95,9 +95,21 @@ fn aliases_expand_within_a_bound() {
     }
     let error = parse(&laughs).expect_err("too many values");
     assert!(
-        error.message.contains("aliases repeat more than 65536"),
+        error
+            .message
+            .contains("anchors and aliases copy more than 65536"),
         "{error:?}"
     );
+    // An anchor on each of 60 levels around a list of 2,000 values: each
+    // anchor keeps a copy, 120,000 values in all.
+    let mut nest = String::new();
+    for level in 0..60 {
+        nest.push_str(&format!("&n{level} ["));
+    }
+    nest.push_str(&vec!["1"; 2000].join(","));
+    nest.push_str(&"]".repeat(60));
+    let error = parse(&nest).expect_err("too many values copied");
+    assert!(error.message.contains("copy more than"), "{error:?}");
 }
 
 #[test]
