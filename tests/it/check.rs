@@ -184,6 +184,53 @@ fn endpoints_cleans_up_and_can_serve_the_same_directory_again() {
     }
 }
 
+/// `endpoints` pointed at a real configuration directory refuses it and
+/// leaves everything in it as it was; pointed at a new directory, it makes
+/// it and removes it at the end.
+#[test]
+fn endpoints_never_touches_a_directory_it_did_not_make() {
+    let tmp = postkick_testkit::traversable_tempdir();
+    let main_cf = tmp.path().join("main.cf");
+    std::fs::write(&main_cf, "queue_directory = /var/spool/postfix\n").expect("write");
+    let (status, _, stderr) = postkickd(&["endpoints", tmp.path().to_str().expect("utf8")]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("is not empty (it holds main.cf)") && stderr.contains("new or empty"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&main_cf).expect("main.cf is still there"),
+        "queue_directory = /var/spool/postfix\n"
+    );
+    assert!(!tmp.path().join("queue").exists());
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink("/etc", &link).expect("symlink");
+    let (status, _, stderr) = postkickd(&["endpoints", link.to_str().expect("utf8")]);
+    assert_eq!(status, 1);
+    assert!(stderr.contains("is a symlink"), "{stderr}");
+
+    let fresh = tmp.path().join("fresh");
+    let mut child = Command::new(binary())
+        .arg("endpoints")
+        .arg(&fresh)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start endpoints");
+    let socket = fresh.join("queue/public/qmgr");
+    wait_for(Duration::from_secs(10), "the test queue", || {
+        socket.exists().then_some(())
+    });
+    let status = Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(!fresh.exists(), "the directory it made is left");
+    assert!(main_cf.exists());
+}
+
 /// A FIFO whose reader never reads: once the pipe is full the request
 /// cannot be written; that is a failed attempt, retried, never delivered.
 #[test]

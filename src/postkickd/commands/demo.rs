@@ -48,8 +48,10 @@ fn print(received: Received) {
 pub fn demo(seconds: u64) -> Result<(), DaemonError> {
     let dir = std::env::temp_dir().join(format!("postkickd-demo-{}", std::process::id()));
     let runtime = crate::runtime().map_err(DaemonError::setup("the runtime"))?;
+    let mut made = Vec::new();
     let result = runtime.block_on(async {
         let queue = test_queue::create(&dir, &[]).map_err(DaemonError::setup("the demo queue"))?;
+        made = queue.made();
         let rules_path = dir.join("rules.yaml");
         let text = format!(
             "postfix:\n  config_directory: {}\n{DEMO_RULES}",
@@ -84,8 +86,15 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
             result = serve(&options, tokio::time::sleep(Duration::from_secs(seconds))) => result,
         }
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    remove(&made);
     result
+}
+
+/// Removes what a test queue made, and nothing else.
+fn remove(made: &[std::path::PathBuf]) {
+    for path in made {
+        let _ = std::fs::remove_dir_all(path).or_else(|_| std::fs::remove_file(path));
+    }
 }
 
 /// Serves a test queue in `dir` for the services `rules_path` names (if
@@ -117,9 +126,7 @@ pub fn endpoints(dir: &Path, rules_path: Option<&Path>) -> Result<(), DaemonErro
             () = stop_signals.recv() => {}
         }
         // What was made goes, so that the same directory can serve again.
-        for path in made {
-            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
-        }
+        remove(&made);
         Ok(())
     })
 }

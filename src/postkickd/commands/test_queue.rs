@@ -8,9 +8,11 @@
 //! `public/showq` speak as Postfix's do (the protocol announcement, then a
 //! flush request answered ok, or an empty queue listing), so that flush
 //! rules and `status` can be tried too. It is for demonstrations and
-//! for dry runs of a new rules file; it never talks to a real Postfix and
-//! it refuses a directory that already has a queue in it; `endpoints`
-//! removes what it made when it ends.
+//! for dry runs of a new rules file; it never talks to a real Postfix. It
+//! makes its queue only in a new or empty directory, and refuses one that
+//! holds anything (a real `main.cf` pointed at by mistake must survive),
+//! a symlink or a file; `endpoints` removes what it made, and only that,
+//! when it ends.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -37,22 +39,50 @@ pub(crate) struct TestQueue {
     /// The queue directory.
     pub queue_directory: PathBuf,
     listeners: Vec<(String, UnixListener)>,
+    /// The directory itself was made here (it did not exist).
+    made_directory: bool,
+}
+
+/// Makes `dir` if it is missing; refuses it unless it is an empty
+/// directory. True when it was made here.
+fn claim(dir: &Path) -> io::Result<bool> {
+    let refuse = |why: String| {
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} {why}: a test queue is made only in a new or empty directory, so that no real configuration is touched",
+                dir.display()
+            ),
+        ))
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir(dir)?;
+            Ok(true)
+        }
+        Err(e) => Err(e),
+        Ok(meta) if meta.file_type().is_symlink() => refuse("is a symlink".into()),
+        Ok(meta) if !meta.is_dir() => refuse("is not a directory".into()),
+        Ok(_) => {
+            let mut held: Vec<String> = std::fs::read_dir(dir)?
+                .take(4)
+                .filter_map(|entry| Some(entry.ok()?.file_name().to_string_lossy().into_owned()))
+                .collect();
+            if held.is_empty() {
+                return Ok(false);
+            }
+            held.sort();
+            refuse(format!("is not empty (it holds {})", held.join(", ")))
+        }
+    }
 }
 
 /// Creates a test queue in `dir` with endpoints for every catalog service
 /// and for each of `extra` (`(class, service)`). Must run inside a Tokio
 /// runtime.
 pub(crate) fn create(dir: &Path, extra: &[(String, String)]) -> io::Result<TestQueue> {
+    let made_directory = claim(dir)?;
     let queue = dir.join("queue");
-    if queue.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} already exists: choose an empty directory",
-                queue.display()
-            ),
-        ));
-    }
     for sub in ["public", "private", "maildrop"] {
         std::fs::create_dir_all(queue.join(sub))?;
     }
@@ -81,16 +111,22 @@ pub(crate) fn create(dir: &Path, extra: &[(String, String)]) -> io::Result<TestQ
         config_directory: dir.to_owned(),
         queue_directory: queue,
         listeners,
+        made_directory,
     })
 }
 
 impl TestQueue {
-    /// What [`create`] made: the queue directory and `main.cf`.
+    /// What [`create`] made: the directory if it was new, else the queue
+    /// directory and `main.cf` in it.
     pub(crate) fn made(&self) -> Vec<PathBuf> {
-        vec![
-            self.queue_directory.clone(),
-            self.config_directory.join("main.cf"),
-        ]
+        if self.made_directory {
+            vec![self.config_directory.clone()]
+        } else {
+            vec![
+                self.queue_directory.clone(),
+                self.config_directory.join("main.cf"),
+            ]
+        }
     }
 
     /// Serves every endpoint until the future is dropped, calling `report`
