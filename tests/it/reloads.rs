@@ -132,3 +132,38 @@ fn two_thousand_cron_rules_fit_in_1024_descriptors() {
     );
     assert!(qmgr.received.count() >= 2000);
 }
+
+/// Relative `--rules`, `--control` and `--state` mean the directory the
+/// daemon was started in, not the queue directory it works in: a reload
+/// reads the same rules file, and the socket and state land beside it.
+#[test]
+fn relative_paths_mean_the_directory_the_daemon_started_in() {
+    let setup = Setup::new("rules:\n  - name: tick\n    every: 200ms\n    kick: public qmgr I\n");
+    let qmgr = setup.socket("public", "qmgr");
+    let root = setup.dir.root.clone();
+    let wrapper = root.join("from-here");
+    write_script(
+        &wrapper,
+        &format!(
+            "#!/bin/sh\ncd {} && exec {} \"$@\"\n",
+            root.display(),
+            postkick_testkit::daemon::binary().display()
+        ),
+    );
+    let daemon = Daemon::start_with_program(
+        &wrapper,
+        std::path::Path::new("rules.yaml"),
+        &["--control", "control", "--state", "state"],
+        &root.join("daemon.log"),
+    );
+    assert!(root.join("control").exists(), "no socket beside the rules");
+    assert!(!setup.dir.queue.join("control").exists());
+    daemon.signal("HUP");
+    daemon.wait_for_event("event", "reloaded", 1, Duration::from_secs(10));
+    assert_eq!(daemon.count_where("event", "reload_refused"), 0);
+    qmgr.received.wait_for(1, Duration::from_secs(10));
+    let (status, _) = daemon.stop_with("TERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(root.join("state").exists(), "no state beside the rules");
+    assert!(!setup.dir.queue.join("state").exists());
+}

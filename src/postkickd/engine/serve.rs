@@ -45,6 +45,21 @@ pub struct RunOptions {
     pub state: Option<PathBuf>,
 }
 
+impl RunOptions {
+    /// The same options with every path absolute, from the current
+    /// working directory.
+    fn absolute(&self) -> std::io::Result<RunOptions> {
+        let absolute = |path: &PathBuf| std::path::absolute(path);
+        Ok(RunOptions {
+            rules_path: absolute(&self.rules_path)?,
+            config_directory: self.config_directory.as_ref().map(absolute).transpose()?,
+            dry_run: self.dry_run,
+            control: self.control.as_ref().map(absolute).transpose()?,
+            state: self.state.as_ref().map(absolute).transpose()?,
+        })
+    }
+}
+
 /// How long a stop may take, in-flight kicks included.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
@@ -208,6 +223,11 @@ pub(crate) async fn serve(
     until: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     tokio::pin!(until);
+    // The daemon works in the queue directory: a relative path given on
+    // the command line means the directory it was started in.
+    let options = &options
+        .absolute()
+        .map_err(DaemonError::setup("the working directory"))?;
     let mut hangup =
         signal(SignalKind::hangup()).map_err(DaemonError::setup("the SIGHUP handler"))?;
     let mut user1 =
