@@ -65,6 +65,14 @@ pub enum DaemonError {
         /// How many.
         errors: usize,
     },
+    /// `reload --pid` names a process that is not a postkickd.
+    #[error("process {pid} is not postkickd ({why}): give --pid the daemon's own process id ($MAINPID under systemd)")]
+    NotTheDaemon {
+        /// The process id given.
+        pid: i32,
+        /// What it is instead.
+        why: String,
+    },
     /// The runtime, a signal handler or a test queue could not be set up.
     #[error("cannot set up {what}: {source}")]
     Setup {

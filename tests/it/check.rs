@@ -154,6 +154,38 @@ fn reload_checks_first_and_fails_on_a_bad_file() {
     daemon.wait_for_event("event", "reloaded", 1, Duration::from_secs(10));
 }
 
+/// `reload --pid` signals only a postkickd: a `sleep` (which SIGHUP would
+/// kill) and 0 (the caller's whole process group) are refused, and the
+/// sleep lives on.
+#[test]
+fn reload_signals_only_a_postkickd() {
+    let setup = Setup::new("rules:\n  - name: tick\n    every: 1h\n    kick: public qmgr I\n");
+    let rules = setup.rules.to_str().expect("utf8");
+    let mut sleeper = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let pid = sleeper.id().to_string();
+    let (status, _, stderr) = postkickd(&["reload", "--rules", rules, "--pid", &pid]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {pid} is not postkickd (it runs "))
+            && stderr.contains("sleep"),
+        "{stderr}"
+    );
+    assert!(
+        sleeper.try_wait().expect("wait").is_none(),
+        "the sleep was signalled"
+    );
+    for pid in ["--pid=0", "--pid=-1"] {
+        let (status, _, stderr) = postkickd(&["reload", "--rules", rules, pid]);
+        assert_eq!(status, 1, "{stderr}");
+        assert!(
+            stderr.contains("0 and below name process groups"),
+            "{stderr}"
+        );
+    }
+    sleeper.kill().expect("kill");
+    let _ = sleeper.wait();
+}
+
 #[test]
 fn endpoints_cleans_up_and_can_serve_the_same_directory_again() {
     let tmp = postkick_testkit::traversable_tempdir();

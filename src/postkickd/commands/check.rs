@@ -23,18 +23,6 @@ use crate::postkickd::plan::Plan;
 use crate::rules::schedule::Cron;
 use crate::rules::{self, Action, Rule, Trigger};
 
-/// Checks the rules file, then asks the daemon `pid` to reload it: what
-/// `systemctl reload` runs, so that an invalid file fails the reload (and
-/// the old rules keep running) instead of being refused quietly.
-pub fn reload(
-    rules_path: &Path,
-    config_directory: Option<&Path>,
-    pid: i32,
-) -> Result<(), DaemonError> {
-    check(rules_path, config_directory, 0)?;
-    crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))
-}
-
 /// Validates and lints a rules file; an error if `run` would fail on it.
 pub fn check(
     rules_path: &Path,

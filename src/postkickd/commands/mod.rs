@@ -9,11 +9,13 @@ mod check;
 mod demo;
 mod kick;
 mod next;
+mod reload;
 mod status;
 mod test_queue;
 
-pub use check::{check, reload};
+pub use check::check;
 pub use demo::{demo, endpoints};
 pub use kick::kick;
 pub use next::next;
+pub use reload::reload;
 pub use status::{status, StatusForm};
