@@ -65,6 +65,20 @@ pub enum DaemonError {
         /// How many.
         errors: usize,
     },
+    /// Another daemon answers on the control socket's path.
+    #[error("{path}: another postkickd answers on this control socket: stop it, or give this one its own --control PATH")]
+    ControlInUse {
+        /// The control socket.
+        path: String,
+    },
+    /// Something other than a socket is at the control socket's path.
+    #[error("{path} is a {what}, not a control socket, and is left alone: remove it, or give --control another path")]
+    ControlNotSocket {
+        /// The path.
+        path: String,
+        /// What is there.
+        what: &'static str,
+    },
     /// `reload --pid` names a process that is not a postkickd.
     #[error("process {pid} is not postkickd ({why}): give --pid the daemon's own process id ($MAINPID under systemd)")]
     NotTheDaemon {

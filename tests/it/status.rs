@@ -338,3 +338,50 @@ fn systemd_status_line_follows_the_counters() {
     );
     assert!(line.contains(" kicks, "), "{line}");
 }
+
+/// The control socket is the daemon's own: a second daemon on the same
+/// path is refused before it kicks anything and the first answers on; a
+/// path that is not a socket is never touched; a stale socket is replaced;
+/// the socket goes when the daemon stops.
+#[test]
+fn the_control_socket_is_owned() {
+    let setup = Setup::new(
+        "rules:\n  - name: once\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n",
+    );
+    let qmgr = setup.socket("public", "qmgr");
+    let (first, control) = setup.start_with_control();
+    qmgr.received.wait_for(1, Duration::from_secs(10));
+    let rules = setup.rules.to_str().expect("utf8");
+    let (status, _, stderr) = postkickd(&["run", "--rules", rules, "--control", &control]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("another postkickd answers"), "{stderr}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(qmgr.received.count(), 1, "the refused daemon kicked");
+    let (status, _, stderr) = postkickd(&["status", "--control", &control]);
+    assert_eq!(status, 0, "{stderr}");
+
+    let (status, _) = first.stop_with("TERM");
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !std::path::Path::new(&control).exists(),
+        "the socket stayed"
+    );
+
+    let file = setup.dir.root.join("not-a-socket");
+    std::fs::write(&file, "keep me").expect("write");
+    let shown = file.to_str().expect("utf8");
+    let (status, _, stderr) = postkickd(&["run", "--rules", rules, "--control", shown]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("is a file, not a control socket"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "keep me");
+
+    // A socket nobody answers on, as a daemon killed with SIGKILL leaves.
+    drop(std::os::unix::net::UnixListener::bind(&control).expect("bind"));
+    let second = setup.start(&["--control", &control]);
+    let (status, _, stderr) = postkickd(&["status", "--control", &control]);
+    assert_eq!(status, 0, "{stderr}");
+    drop(second);
+}

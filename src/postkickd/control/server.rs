@@ -12,7 +12,7 @@
 //! RULE` raises the rule's pending kick and answers with that kick's
 //! outcome.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,17 +31,69 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long `kick RULE` waits for the kick's end.
 pub(crate) const KICK_WAIT: Duration = Duration::from_secs(120);
 
-/// Binds the control socket at `path`, replacing a stale one.
-pub(crate) fn bind(path: &Path) -> Result<UnixListener, DaemonError> {
-    use std::os::unix::fs::PermissionsExt;
+/// The control socket's path, as this daemon made it: removed when
+/// dropped (at stop), if the path still names the very socket it made.
+pub(crate) struct OwnedSocket {
+    path: PathBuf,
+    /// Device and inode of the socket made.
+    id: (u64, u64),
+}
+
+impl Drop for OwnedSocket {
+    fn drop(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if (meta.dev(), meta.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Binds the control socket at `path`. A stale socket there (nobody
+/// answers) is replaced; a live one is another daemon's and is refused;
+/// anything that is not a socket is never touched.
+pub(crate) fn bind(path: &Path) -> Result<(UnixListener, OwnedSocket), DaemonError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
     let setup = DaemonError::setup("the control socket");
-    if path.exists() {
-        std::fs::remove_file(path).map_err(&setup)?;
+    let shown = || path.display().to_string();
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(setup(e)),
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => return Err(DaemonError::ControlInUse { path: shown() }),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    std::fs::remove_file(path).map_err(&setup)?;
+                }
+                Err(e) => return Err(setup(e)),
+            }
+        }
+        Ok(meta) => {
+            let what = if meta.file_type().is_symlink() {
+                "symlink"
+            } else if meta.is_dir() {
+                "directory"
+            } else if meta.file_type().is_fifo() {
+                "FIFO"
+            } else {
+                "file"
+            };
+            return Err(DaemonError::ControlNotSocket {
+                path: shown(),
+                what,
+            });
+        }
     }
     let listener = UnixListener::bind(path).map_err(&setup)?;
+    let meta = std::fs::symlink_metadata(path).map_err(&setup)?;
+    let owned = OwnedSocket {
+        path: path.to_owned(),
+        id: (meta.dev(), meta.ino()),
+    };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(&setup)?;
     crate::sys::give_to_group(path, "postfix");
-    Ok(listener)
+    Ok((listener, owned))
 }
 
 /// Answers requests on `listener` for as long as the daemon runs.

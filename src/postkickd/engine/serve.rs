@@ -100,7 +100,9 @@ impl Drop for AbortOnDrop {
 
 /// The control socket the options ask for: `--control PATH`, else the
 /// unit's when its runtime directory exists; none otherwise.
-fn control_socket(options: &RunOptions) -> Result<Option<tokio::net::UnixListener>, DaemonError> {
+fn control_socket(
+    options: &RunOptions,
+) -> Result<Option<(tokio::net::UnixListener, control::OwnedSocket)>, DaemonError> {
     let default = Path::new(control::DEFAULT_CONTROL_PATH);
     match &options.control {
         Some(path) => control::bind(path).map(Some),
@@ -236,6 +238,9 @@ pub(crate) async fn serve(
     let rules_file = options.rules_path.display().to_string();
     let plan = load_plan(&options.rules_path, options.config_directory.as_deref())?;
     plan.enter()?;
+    // Before any rule runs: a second daemon on the same socket must not
+    // kick anything.
+    let control = control_socket(options)?;
     let mut running = Running::start(&plan, options.dry_run, state_file(options))?;
     let now = jiff::Timestamp::now();
     let observed = Arc::new(Observed::new(
@@ -250,7 +255,8 @@ pub(crate) async fn serve(
         running.views(&plan),
         QueueGauge::new(plan.showq.clone()),
     ));
-    let control = control_socket(options)?;
+    // Dropped last: the socket goes when the daemon has stopped.
+    let (control, _owned_socket) = control.unzip();
     let _control = control.map(|listener| {
         AbortOnDrop(tokio::spawn(control::serve(
             listener,
