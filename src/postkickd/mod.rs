@@ -22,6 +22,7 @@ mod lint;
 mod load;
 mod lock;
 mod logging;
+mod output;
 mod plan;
 mod render;
 mod whole_file;

@@ -385,3 +385,34 @@ fn the_control_socket_is_owned() {
     assert_eq!(status, 0, "{stderr}");
     drop(second);
 }
+
+/// A reader that goes away early (`| head -c 1`) ends the output
+/// quietly: no panic, and the command's own exit status.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    // Enough rules for the table to overflow a pipe's buffer.
+    let rules: String = (0..1500)
+        .map(|i| format!("  - name: tick-{i}\n    every: 1h\n    kick: public qmgr I\n"))
+        .collect();
+    let setup = Setup::new(&format!("rules:\n{rules}"));
+    let (daemon, control) = setup.start_with_control();
+    let rules = setup.rules.to_str().expect("utf8");
+    for command in [
+        format!("status --control {control}"),
+        format!("status --json --control {control}"),
+        format!("next --rules {rules} --count 20"),
+    ] {
+        let output = Command::new("bash")
+            .args(["-o", "pipefail", "-c"])
+            .arg(format!(
+                "{} {command} | head -c 1 >/dev/null",
+                postkick_testkit::daemon::binary().display()
+            ))
+            .output()
+            .expect("bash");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.is_empty(), "{command}: {stderr}");
+        assert!(output.status.success(), "{command}: {:?}", output.status);
+    }
+    drop(daemon);
+}

@@ -19,6 +19,7 @@ use crate::postkickd::error::DaemonError;
 use crate::postkickd::lint::{self, Finding, Severity};
 use crate::postkickd::load::read_main_cf;
 use crate::postkickd::logging::priority;
+use crate::postkickd::output::outln;
 use crate::postkickd::plan::Plan;
 use crate::rules::schedule::Cron;
 use crate::rules::{self, Action, Rule, Trigger};
@@ -57,7 +58,7 @@ pub fn check(
     let findings = print_findings(&shown, findings);
     if verbose > 0 {
         for rule in &rules.rules {
-            println!("{}", reading(rule));
+            outln!("{}", reading(rule));
         }
     }
     let errors = findings
@@ -73,7 +74,7 @@ pub fn check(
     let warnings = findings.len();
     let disabled = rules.rules.iter().filter(|r| !r.enabled).count();
     let count = rules.rules.len();
-    println!(
+    outln!(
         "{shown}: valid: {count} rule{} ({}{}), {warnings} warning{}",
         plural(count),
         rules::count_by_kind(rules.rules.iter()),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::test_queue::{self, Received};
 use crate::postkickd::engine::{serve, StopSignals};
+use crate::postkickd::output::outln;
 use crate::postkickd::{DaemonError, RunOptions};
 use crate::rules::{self, Action};
 
@@ -37,7 +38,7 @@ const DEMO_RULES: &str = r#"rules:
 "#;
 
 fn print(received: Received) {
-    println!(
+    outln!(
         "endpoint {} received {:?}",
         received.endpoint,
         String::from_utf8_lossy(&received.request)
@@ -58,11 +59,11 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
             queue.config_directory.display()
         );
         std::fs::write(&rules_path, &text).map_err(DaemonError::setup("the demo rules"))?;
-        println!(
+        outln!(
             "demo: a test queue in {}, no mail system needed",
             dir.display()
         );
-        println!("demo: rules ({}):\n{DEMO_RULES}", rules_path.display());
+        outln!("demo: rules ({}):\n{DEMO_RULES}", rules_path.display());
         let maildrop = queue.queue_directory.join("maildrop");
         let options = RunOptions {
             rules_path,
@@ -76,7 +77,7 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
                 tokio::time::sleep(Duration::from_millis(2500)).await;
                 let file = maildrop.join(format!("message-{n}"));
                 if std::fs::write(&file, b"demo").is_ok() {
-                    println!("demo: dropped {}", file.display());
+                    outln!("demo: dropped {}", file.display());
                 }
             }
         };
@@ -116,7 +117,7 @@ pub fn endpoints(dir: &Path, rules_path: Option<&Path>) -> Result<(), DaemonErro
         let mut stop_signals = StopSignals::install()?;
         let queue = test_queue::create(dir, &extra).map_err(DaemonError::setup("the test queue"))?;
         let made = queue.made();
-        println!(
+        outln!(
             "endpoints: test queue {} ready; try: postkickd run --rules RULES -c {}   (Ctrl-C ends)",
             queue.queue_directory.display(),
             queue.config_directory.display()

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::postkickd::control::client::ask_for;
 use crate::postkickd::control::protocol::{KickAnswer, Request};
 use crate::postkickd::error::DaemonError;
+use crate::postkickd::output::outln;
 
 /// Fires `rule` now through the running daemon and prints the outcome.
 pub fn kick(control: &Path, rule: &str) -> Result<(), DaemonError> {
@@ -15,7 +16,7 @@ pub fn kick(control: &Path, rule: &str) -> Result<(), DaemonError> {
         rule: rule.to_owned(),
     };
     let (answer, _) = ask_for::<KickAnswer>(control, &request)?;
-    println!("{answer}");
+    outln!("{answer}");
     let outcome = answer.kick.outcome;
     if outcome.succeeded() {
         Ok(())

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::postkickd::output::outln;
 use crate::postkickd::DaemonError;
 use crate::rules::schedule::{Cron, Zones};
 use crate::rules::{self, Trigger};
@@ -36,7 +37,7 @@ pub fn next(rules_path: &Path, count: usize, after: Option<Timestamp>) -> Result
                     let Ok(at) = now.checked_add(offset) else {
                         break;
                     };
-                    println!(
+                    outln!(
                         "{name}  {} (every {} from a start now){}",
                         local.display(at),
                         rules::display_duration(*period),
@@ -61,10 +62,10 @@ fn print_cron(
     let mut at = now;
     for _ in 0..count {
         let Some(next) = schedule.next_after(at) else {
-            println!("{name}  cron \"{expression}\": no future fire time");
+            outln!("{name}  cron \"{expression}\": no future fire time");
             break;
         };
-        println!(
+        outln!(
             "{name}  {}{}",
             schedule.zone().display(next),
             jitter_note(jitter)

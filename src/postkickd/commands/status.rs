@@ -10,6 +10,7 @@ use std::path::Path;
 use crate::postkickd::control::client::{ask, ask_for};
 use crate::postkickd::control::protocol::{Request, StatusDocument};
 use crate::postkickd::error::DaemonError;
+use crate::postkickd::output::out;
 use crate::postkickd::render::table;
 
 /// How `status` prints.
@@ -26,7 +27,7 @@ pub enum StatusForm {
 /// Prints the running daemon's status (of one rule, with `rule`).
 pub fn status(control: &Path, rule: Option<&str>, form: StatusForm) -> Result<(), DaemonError> {
     if form == StatusForm::Metrics {
-        print!("{}", ask(control, &Request::Metrics)?);
+        out!("{}", ask(control, &Request::Metrics)?);
         return Ok(());
     }
     let request = Request::Status {
@@ -34,8 +35,8 @@ pub fn status(control: &Path, rule: Option<&str>, form: StatusForm) -> Result<()
     };
     let (status, answer) = ask_for::<StatusDocument>(control, &request)?;
     match form {
-        StatusForm::Json => print!("{answer}"),
-        _ => print!("{}", table(&status)),
+        StatusForm::Json => out!("{answer}"),
+        _ => out!("{}", table(&status)),
     }
     let failing = status.failing();
     if failing.is_empty() {
