@@ -18,6 +18,7 @@
 #![warn(unreachable_pub)]
 
 pub mod exit;
+mod files;
 pub mod postfix;
 pub mod postkick;
 pub mod postkickd;

@@ -25,7 +25,6 @@ mod logging;
 mod output;
 mod plan;
 mod render;
-mod whole_file;
 
 use engine::sources;
 

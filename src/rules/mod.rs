@@ -276,8 +276,6 @@ impl Mistakes {
 /// Like [`load`], but with the valid rules of an invalid file beside its
 /// mistakes, for `check` to say everything it can in one run.
 pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Mistakes), RulesError> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
     let read_error = |reason: String| RulesError::Read {
         path: shown.clone(),
@@ -293,30 +291,18 @@ pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Mistakes), RulesError> {
         }
         read_error(reason)
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(io_error)?;
-    let metadata = file.metadata().map_err(io_error)?;
-    if metadata.is_dir() {
-        return Err(read_error("it is a directory; name the YAML file".into()));
-    }
-    if !metadata.is_file() {
-        return Err(read_error(
+    use crate::files::{read_bounded, Links, ReadError};
+    let bytes = read_bounded(path, MAX_FILE_BYTES, Links::Follow).map_err(|e| match e {
+        ReadError::Io(e) => io_error(e),
+        ReadError::Directory => read_error("it is a directory; name the YAML file".into()),
+        ReadError::NotRegular => read_error(
             "it is not a regular file (a FIFO, socket or device): name the YAML file".into(),
-        ));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(read_error(format!(
+        ),
+        ReadError::TooLarge { .. } => read_error(format!(
             "{} bytes or more is more than the {MAX_FILE_BYTES} a rules file may have",
             MAX_FILE_BYTES + 1
-        )));
-    }
+        )),
+    })?;
     let text = String::from_utf8(bytes)
         .map_err(|_| read_error("stream did not contain valid UTF-8".into()))?;
     Ok(parse_all(&text))

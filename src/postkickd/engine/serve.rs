@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use super::running::Running;
 use super::state::StateFile;
 use super::systemd;
+use crate::files::write_whole;
 use crate::postkickd::control::observed::{DaemonView, Observed};
 use crate::postkickd::control::protocol::Reloads;
 use crate::postkickd::control::queue::QueueGauge;
@@ -28,7 +29,7 @@ use crate::postkickd::control::server as control;
 use crate::postkickd::error::DaemonError;
 use crate::postkickd::load::load_plan;
 use crate::postkickd::plan::Plan;
-use crate::postkickd::{render, whole_file};
+use crate::postkickd::render;
 
 /// What `postkickd run` was asked to do.
 #[derive(Debug, Clone)]
@@ -131,7 +132,7 @@ const METRICS_EVERY: Duration = Duration::from_secs(15);
 /// Writes the metrics to `path` whole, so that a scrape never reads half
 /// a file.
 fn write_metrics(path: &Path, observed: &Observed) {
-    if let Err(e) = whole_file::write(path, render::metrics(observed).as_bytes()) {
+    if let Err(e) = write_whole(path, render::metrics(observed).as_bytes()) {
         tracing::warn!(event = "metrics_not_written", file = %path.display(), error = %e, "cannot write the metrics file");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A small JSON file (`/var/lib/postkick/state` under the unit's
 //! `StateDirectory=`, `run --state PATH` otherwise), written whole
-//! (`whole_file`), so that a crash leaves the old state or the new, never
+//! (`files::write_whole`), so that a crash leaves the old state or the new, never
 //! half of one. With it a cron rule with
 //! `catch_up: true` fires once at start when a slot passed while the
 //! daemon was down, and an `every` rule keeps its rhythm across restarts.
@@ -14,6 +14,12 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::files::{read_bounded, Links};
+
+/// A state file larger than this is not read: a thousand rules take
+/// some 60 KiB.
+const MAX_STATE_BYTES: u64 = 4 << 20;
 
 /// The file's document.
 #[derive(Debug, Serialize, Deserialize)]
@@ -37,14 +43,15 @@ impl StateFile {
 
     /// Each rule's last fire, as the file remembers it.
     pub(crate) fn load(&self) -> HashMap<String, Timestamp> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        let bytes = match read_bounded(&self.path, MAX_STATE_BYTES, Links::Refuse) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_missing() => return HashMap::new(),
             Err(e) => {
                 tracing::warn!(event = "state_ignored", file = %self.path.display(), error = %e, "cannot read the state file: starting without it");
                 return HashMap::new();
             }
         };
+        let text = String::from_utf8_lossy(&bytes);
         match serde_json::from_str::<StateDocument>(&text) {
             Ok(document) => document.last_fire,
             Err(e) => {
@@ -61,7 +68,7 @@ impl StateFile {
             last_fire: fires.clone(),
         };
         let text = serde_json::to_string(&document).unwrap_or_default();
-        if let Err(e) = crate::postkickd::whole_file::write(&self.path, text.as_bytes()) {
+        if let Err(e) = crate::files::write_whole(&self.path, text.as_bytes()) {
             tracing::warn!(event = "state_not_saved", file = %self.path.display(), error = %e, "cannot save the state file");
         }
     }
