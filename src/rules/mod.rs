@@ -309,7 +309,7 @@ pub(crate) fn load_all(path: &Path) -> Result<(RuleSet, Mistakes), RulesError> {
 }
 
 /// Validates the text of a rules file; on failure, the errors found (the
-/// first [`MAX_REPORTED`] of them).
+/// first thousand of them).
 pub fn parse(text: &str) -> Result<RuleSet, Vec<RuleError>> {
     let (rules, mistakes) = parse_all(text);
     if mistakes.errors.is_empty() {
