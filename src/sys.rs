@@ -128,6 +128,14 @@ pub(crate) fn send_hangup(pid: i32) -> std::io::Result<()> {
     }
 }
 
+/// Whether process `pid` exists (it may belong to another user, or be
+/// hidden from `/proc` by `ProtectProc=`).
+pub(crate) fn process_exists(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing and touches no memory of ours.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// The machine's host name, as `gethostname(2)` gives it.
 pub(crate) fn hostname() -> String {
     let mut buf = [0 as libc::c_char; 256];

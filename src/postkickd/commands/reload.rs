@@ -23,27 +23,24 @@ pub fn reload(
 
 /// Whether process `pid` runs a postkickd executable (an upgraded one
 /// too: the kernel then names it `postkickd (deleted)`); why not if not.
-/// Where its executable cannot be read (another user's process), the
-/// kernel's name for its command must be postkickd.
+/// A process whose executable cannot be seen (another user's, or hidden
+/// by the unit's `ProtectProc=`, as `$MAINPID` is from `ExecReload=`) is
+/// trusted if the kernel's name for its command is postkickd or cannot be
+/// read either.
 fn is_postkickd(pid: i32) -> Result<(), String> {
     if pid <= 0 {
         return Err("a process id is above 0; 0 and below name process groups".into());
     }
-    let exe = match std::fs::read_link(format!("/proc/{pid}/exe")) {
-        Ok(exe) => exe,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("no such process".to_owned())
-        }
-        Err(e) => {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if comm.trim_end() == "postkickd" {
-                return Ok(());
+    if !crate::sys::process_exists(pid) {
+        return Err("no such process".to_owned());
+    }
+    let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+        return match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(comm) if comm.trim_end() != "postkickd" => {
+                Err(format!("its command is {}", comm.trim_end()))
             }
-            return Err(format!(
-                "cannot tell which program it runs: {}",
-                crate::sys::io_error_text(&e)
-            ));
-        }
+            _ => Ok(()),
+        };
     };
     let name = exe
         .file_name()
