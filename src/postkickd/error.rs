@@ -51,6 +51,14 @@ pub enum DaemonError {
         /// Why not.
         source: std::io::Error,
     },
+    /// The daemon took the request and said nothing in time.
+    #[error("postkickd at {path} sent no answer within {seconds} s: it is hung, or busy with more clients than it serves at once (journalctl -u postkickd)")]
+    ControlSilent {
+        /// The control socket.
+        path: String,
+        /// How long the client waited.
+        seconds: u64,
+    },
     /// The daemon answered with an error.
     #[error("{0}")]
     Answer(String),

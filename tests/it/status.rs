@@ -416,3 +416,94 @@ fn a_closed_pipe_ends_the_output_quietly() {
     }
     drop(daemon);
 }
+
+/// Control clients that never ask, and clients that ask `metrics` and
+/// never read, all at once under a small descriptor limit: the timer's
+/// kicks all go out, the daemon stays within its descriptors without
+/// spinning, and answers again once they are gone.
+#[test]
+fn idle_and_non_reading_clients_cannot_starve_the_kicks() {
+    use postkick_testkit::proc::{cpu_ticks, open_fds};
+    // Enough rules for the metrics to overflow a socket's buffer.
+    let quiet: String = (0..300)
+        .map(|i| format!("  - name: hourly-{i}\n    every: 1h\n    kick: public qmgr I\n"))
+        .collect();
+    let setup = Setup::new(&format!(
+        "rules:\n  - name: tick\n    every: 1s\n    kick: public pickup W\n{quiet}"
+    ));
+    let pickup = setup.socket("public", "pickup");
+    let _qmgr = setup.socket("public", "qmgr");
+    let limited = setup.dir.root.join("limited");
+    postkick_testkit::write_script(
+        &limited,
+        &format!(
+            "#!/bin/sh\nulimit -n 128\nexec {} \"$@\"\n",
+            postkick_testkit::daemon::binary().display()
+        ),
+    );
+    let control = setup.dir.root.join("control");
+    let daemon = postkick_testkit::daemon::Daemon::start_with_program(
+        &limited,
+        &setup.rules,
+        &["--control", control.to_str().expect("utf8")],
+        &setup.dir.root.join("daemon.log"),
+    );
+    pickup.received.wait_for(1, Duration::from_secs(10));
+    let mut clients = Vec::new();
+    for i in 0..250 {
+        let mut client = UnixStream::connect(&control).expect("connect");
+        if i % 2 == 0 {
+            client.write_all(b"metrics\n").expect("ask");
+        }
+        clients.push(client);
+    }
+    let (kicks_before, cpu_before) = (pickup.received.count(), cpu_ticks(daemon.pid()));
+    let mut most_fds = 0;
+    let held = std::time::Instant::now();
+    while held.elapsed() < Duration::from_secs(4) {
+        most_fds = most_fds.max(open_fds(daemon.pid()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seconds = held.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks(daemon.pid()) - cpu_before) as f64 / 100.0 / seconds;
+    let kicks = pickup.received.count() - kicks_before;
+    assert!(
+        kicks >= 2,
+        "{kicks} kicks in {seconds:.1} s among the clients"
+    );
+    assert!(most_fds <= 100, "{most_fds} descriptors open (limit 128)");
+    assert!(
+        cpu < 0.5,
+        "the daemon used {cpu:.2} of a core among the clients"
+    );
+    drop(clients);
+    let document: Value = wait_for(Duration::from_secs(60), "status after the clients", || {
+        let (status, stdout, _) = postkickd(&["status", "--json", "--control", control.to_str()?]);
+        (status == 0).then(|| serde_json::from_str(&stdout).ok())?
+    });
+    assert_eq!(rule(&document, "tick")["failed"], 0, "{document}");
+    assert!(
+        daemon.events_where("outcome", "failed").is_empty(),
+        "{}",
+        daemon.log_text()
+    );
+}
+
+/// A daemon that takes the request and never answers: `status` says so
+/// in bounded time instead of blaming a daemon that is not running.
+#[test]
+fn a_silent_daemon_is_reported_as_silent() {
+    let tmp = postkick_testkit::traversable_tempdir();
+    let control = tmp.path().join("control");
+    let _silent = HoldingServer::start(&control, Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    let (status, _, stderr) = postkickd(&["status", "--control", control.to_str().expect("utf8")]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("sent no answer within 10 s"), "{stderr}");
+    assert!(!stderr.contains("is it running"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

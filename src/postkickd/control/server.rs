@@ -6,18 +6,29 @@
 //! one line of at most 256 bytes within two seconds: `status`, `status
 //! RULE`, `metrics` or `kick RULE`; it gets one answer (JSON, or the
 //! metrics text) and the connection is closed. Anything else, too long or
-//! too slow, gets `{"error": ...}`: a client cannot hold the daemon or
-//! make it read without bound. `status` and `metrics` first refresh the
+//! too slow, gets `{"error": ...}`.
+//!
+//! No client can hold the daemon: at most [`MAX_CLIENTS`] are served at
+//! once (the rest wait in the socket's backlog, costing the daemon no
+//! descriptor; kicks keep theirs, see `running`), each has two seconds to
+//! ask and five to take its answer, and the whole answers (`status`,
+//! `metrics`) are made once for every client that asked before the making
+//! began and shared, so a crowd that never reads holds one copy, not one
+//! each. An `accept` that fails (out of descriptors) is retried after a
+//! pause, never in a spin. `status` and `metrics` first refresh the
 //! queue's size from showq (bounded, and at most once per 10 s). `kick
 //! RULE` raises the rule's pending kick and answers with that kick's
 //! outcome.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use super::observed::Observed;
 use super::protocol::{ErrorAnswer, KickAnswer, KickDocument, Request, MAX_REQUEST};
@@ -26,8 +37,14 @@ use crate::postkickd::render;
 
 /// Where the unit's daemon listens.
 pub const DEFAULT_CONTROL_PATH: &str = "/run/postkickd/control";
+/// How many clients are served at once.
+pub(crate) const MAX_CLIENTS: usize = 32;
 /// How long a client may take to send its request line.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a client may take to read its answer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The pause after an `accept` that failed.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long `kick RULE` waits for the kick's end.
 pub(crate) const KICK_WAIT: Duration = Duration::from_secs(120);
 
@@ -98,47 +115,110 @@ pub(crate) fn bind(path: &Path) -> Result<(UnixListener, OwnedSocket), DaemonErr
 
 /// Answers requests on `listener` for as long as the daemon runs.
 pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
+    let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
+    let shared = Arc::new(Shared::default());
+    let mut failing_since: Option<Instant> = None;
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let Ok(client) = Arc::clone(&clients).acquire_owned().await else {
+            return;
         };
-        tokio::spawn(answer(stream, Arc::clone(&observed)));
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                failing_since = None;
+                let (observed, shared) = (Arc::clone(&observed), Arc::clone(&shared));
+                tokio::spawn(async move {
+                    answer(stream, &observed, &shared).await;
+                    drop(client);
+                });
+            }
+            Err(e) => {
+                if failing_since.is_none_or(|since| since.elapsed() >= Duration::from_secs(60)) {
+                    failing_since = Some(Instant::now());
+                    tracing::warn!(event = "control_accept_failed", error = %crate::sys::io_error_text(&e), "cannot accept a control client (retried every 100 ms; warned once a minute)");
+                }
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+            }
+        }
     }
 }
 
-async fn answer(mut stream: UnixStream, observed: Arc<Observed>) {
+/// The last whole answer of each kind, kept for the clients that asked
+/// before it was begun.
+#[derive(Default)]
+struct Shared {
+    status: Latest,
+    metrics: Latest,
+}
+
+/// One kind of whole answer: when its making began, and the text.
+#[derive(Default)]
+struct Latest(tokio::sync::Mutex<Option<(Instant, Arc<str>)>>);
+
+impl Latest {
+    /// An answer begun no earlier than `asked`: the last one if it was,
+    /// else a new one from `make`. Clients queue here, so a crowd that
+    /// asks at once gets one answer made.
+    async fn since(&self, asked: Instant, make: impl Future<Output = String>) -> Arc<str> {
+        let mut latest = self.0.lock().await;
+        if let Some((begun, text)) = latest.as_ref() {
+            if *begun >= asked {
+                return Arc::clone(text);
+            }
+        }
+        let begun = Instant::now();
+        let text: Arc<str> = make.await.into();
+        *latest = Some((begun, Arc::clone(&text)));
+        text
+    }
+}
+
+async fn answer(mut stream: UnixStream, observed: &Observed, shared: &Shared) {
     let line = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
         Ok(Ok(line)) => line,
-        Ok(Err(why)) => return reply(&mut stream, error(why)).await,
-        Err(_) => return reply(&mut stream, error("no request within 2 s".into())).await,
+        Ok(Err(why)) => return reply(&mut stream, &error(why)).await,
+        Err(_) => return reply(&mut stream, &error("no request within 2 s".into())).await,
     };
+    let asked = Instant::now();
     let request = match line.parse::<Request>() {
         Ok(request) => request,
-        Err(unknown) => return reply(&mut stream, error(unknown.to_string())).await,
+        Err(unknown) => return reply(&mut stream, &error(unknown.to_string())).await,
     };
-    let answer = match request {
-        Request::Status { rule } => {
-            if rule.is_none() {
-                observed.queue.read().await;
-            }
-            match observed.document(rule.as_deref()) {
-                Ok(document) => json(&document),
-                Err(why) => error(why),
-            }
+    let answer: Arc<str> = match request {
+        Request::Status { rule: None } => {
+            shared
+                .status
+                .since(asked, async {
+                    observed.queue.read().await;
+                    match observed.document(None) {
+                        Ok(document) => json(&document),
+                        Err(why) => error(why),
+                    }
+                })
+                .await
         }
+        Request::Status { rule: Some(rule) } => match observed.document(Some(&rule)) {
+            Ok(document) => json(&document),
+            Err(why) => error(why),
+        }
+        .into(),
         Request::Metrics => {
-            observed.queue.read().await;
-            let _ = stream
-                .write_all(render::metrics(&observed).as_bytes())
+            let text = shared
+                .metrics
+                .since(asked, async {
+                    observed.queue.read().await;
+                    render::metrics(observed)
+                })
                 .await;
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(text.as_bytes())).await;
             return;
         }
-        Request::Kick { rule } => match kick(&observed, &rule).await {
+        Request::Kick { rule } => match kick(observed, &rule).await {
             Ok(answer) => json(&answer),
             Err(why) => error(why),
-        },
+        }
+        .into(),
     };
-    reply(&mut stream, answer).await;
+    reply(&mut stream, &answer).await;
 }
 
 async fn read_line(stream: &mut UnixStream) -> Result<String, String> {
@@ -172,9 +252,13 @@ fn error(why: String) -> String {
     serde_json::to_string(&answer).unwrap_or_default()
 }
 
-async fn reply(stream: &mut UnixStream, mut text: String) {
-    text.push('\n');
-    let _ = stream.write_all(text.as_bytes()).await;
+/// Writes one JSON answer and its newline, within [`WRITE_TIMEOUT`].
+async fn reply(stream: &mut UnixStream, text: &str) {
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, async {
+        stream.write_all(text.as_bytes()).await?;
+        stream.write_all(b"\n").await
+    })
+    .await;
 }
 
 async fn kick(observed: &Observed, name: &str) -> Result<KickAnswer, String> {

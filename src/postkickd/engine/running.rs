@@ -22,11 +22,13 @@ use super::sources::Sources;
 use super::state::StateFile;
 use super::stop::Stop;
 use crate::postkickd::control::observed::RuleView;
+use crate::postkickd::control::server::MAX_CLIENTS;
 use crate::postkickd::error::DaemonError;
 use crate::postkickd::plan::{Plan, PlannedRule};
 
-/// Descriptors kept for everything but kicks: the standard streams, the
-/// inotify instance, the timer, the runtime's own, the logs.
+/// Descriptors kept for everything but kicks and control clients: the
+/// standard streams, the inotify instance, the runtime's own, the logs,
+/// the state and metrics files, showq.
 const RESERVED_DESCRIPTORS: u64 = 64;
 
 /// One rule name at work.
@@ -50,10 +52,12 @@ pub(crate) struct Running {
 }
 
 /// How many kicks may be in flight at once: one descriptor each, within
-/// the process's limit.
+/// the process's limit, beside the reserve and the control clients'.
 fn kick_permits() -> usize {
     let limit = crate::sys::open_file_limit().unwrap_or(1024);
-    let permits = limit.saturating_sub(RESERVED_DESCRIPTORS).max(8);
+    let permits = limit
+        .saturating_sub(RESERVED_DESCRIPTORS + MAX_CLIENTS as u64)
+        .max(8);
     usize::try_from(permits)
         .unwrap_or(usize::MAX)
         .min(Semaphore::MAX_PERMITS)
