@@ -6,7 +6,11 @@
 //! (600 s is the documented run): 50 rules kicking a local endpoint every
 //! 50 ms each, SIGHUP every 10 s, RSS and open descriptors at start and
 //! end, and every kick the daemon logged as delivered counted against what
-//! the endpoint received. Prints figures; asserts nothing.
+//! the endpoint received. `cargo bench --bench scale -- crowd` runs 1,000
+//! timer rules under `ulimit -n 256` while 400 control clients connect and
+//! never ask and 300 ask for the metrics and never read: kicks due against
+//! kicks delivered, the daemon's RSS, CPU and descriptors. Prints figures;
+//! asserts nothing.
 
 use std::time::{Duration, Instant};
 
@@ -150,8 +154,81 @@ fn soak(seconds: u64) {
     );
 }
 
+fn crowd(seconds: u64) {
+    use std::io::Write;
+    let tmp = traversable_tempdir();
+    let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
+    let qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
+    let rules = tmp.path().join("rules.yaml");
+    let mut text = format!(
+        "postfix:\n  config_directory: {}\nrules:\n",
+        dir.config.display()
+    );
+    for i in 0..1000 {
+        text.push_str(&format!(
+            "  - name: timer-{i}\n    every: 10s\n    quiet: true\n    kick: public qmgr I\n"
+        ));
+    }
+    std::fs::write(&rules, text).expect("write rules");
+    let limited = tmp.path().join("limited");
+    postkick_testkit::write_script(
+        &limited,
+        &format!(
+            "#!/bin/sh\nulimit -n 256\nexec {} \"$@\"\n",
+            postkick_testkit::daemon::binary().display()
+        ),
+    );
+    let control = tmp.path().join("control");
+    let log = tmp.path().join("daemon.log");
+    let daemon = Daemon::start_with_program(
+        &limited,
+        &rules,
+        &["--control", control.to_str().expect("utf8")],
+        &log,
+    );
+    let pid = daemon.pid();
+    std::thread::sleep(Duration::from_secs(2));
+    let ask = |request: &[u8]| {
+        let mut client = std::os::unix::net::UnixStream::connect(&control).expect("connect");
+        if !request.is_empty() {
+            client.write_all(request).expect("ask");
+        }
+        client
+    };
+    let started = Instant::now();
+    let (cpu0, received0) = (cpu_ticks(pid), qmgr.received.count());
+    let mut clients: Vec<_> = (0..400).map(|_| ask(b"")).collect();
+    clients.extend((0..300).map(|_| ask(b"metrics\n")));
+    let (mut rss, mut fds) = (0, 0);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        rss = rss.max(status_field(pid, "VmRSS:"));
+        fds = fds.max(open_fds(pid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let (cpu1, received1) = (cpu_ticks(pid), qmgr.received.count());
+    drop(clients);
+    let (status, _) = daemon.stop_with("TERM");
+    let failed = events_in(&log)
+        .iter()
+        .filter(|e| e.is("outcome", "failed"))
+        .count();
+    println!(
+        "crowd {elapsed:.0} s, 1,000 rules every 10 s under ulimit -n 256, 400 idle and 300 non-reading control clients: \
+         {} kicks received (due about {:.0}), {failed} failed; RSS at most {rss} KiB; at most {fds} descriptors; CPU {:.1}% of a core; exit {:?}",
+        received1 - received0,
+        1000.0 * elapsed / 10.0,
+        (cpu1 - cpu0) as f64 / elapsed,
+        status.code()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "crowd") {
+        crowd(60);
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "soak") {
         let seconds = args.get(at + 1).and_then(|s| s.parse().ok()).unwrap_or(600);
         soak(seconds);
