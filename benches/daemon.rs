@@ -5,7 +5,10 @@
 //! `benches/watch.rs`.
 //!
 //! Run with `cargo bench --bench daemon` (as root, with Postfix installed;
-//! `inotify-tools` for the comparison). Prints figures; asserts nothing.
+//! `inotify-tools` for the comparison). `cargo bench --bench daemon --
+//! crash 200` instead kills the daemon with SIGKILL at 200 random moments
+//! while a `catch_up` rule fires every second, and counts repeated and
+//! lost slots (`postkick_testkit::crash`). Prints figures; asserts nothing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -164,6 +167,16 @@ fn idle() {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "crash") {
+        let kills = args.get(at + 1).and_then(|s| s.parse().ok()).unwrap_or(200);
+        let counts = postkick_testkit::crash::kill_at_random_moments(kills);
+        println!(
+            "kill -9 at {kills} random moments, a catch_up rule firing every second: {} kicks received; {} runs exact, {} not attributable (start straddled a slot); {} slots kicked twice, {} lost",
+            counts.kicks, counts.exact, counts.unclear, counts.repeated, counts.lost
+        );
+        return;
+    }
     maildrop_latency();
     cron_seconds(10);
     idle();

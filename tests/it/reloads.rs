@@ -167,3 +167,17 @@ fn relative_paths_mean_the_directory_the_daemon_started_in() {
     assert!(root.join("state").exists(), "no state beside the rules");
     assert!(!setup.dir.queue.join("state").exists());
 }
+
+/// `kill -9` at random moments of a daemon whose `catch_up` rule fires
+/// every second: after each restart no slot is kicked twice and none is
+/// lost (see `postkick_testkit::crash`).
+#[test]
+fn a_crash_at_any_moment_neither_repeats_nor_loses_a_slot() {
+    let counts = postkick_testkit::crash::kill_at_random_moments(30);
+    assert_eq!(counts.repeated, 0, "{counts:?}");
+    assert_eq!(counts.lost, 0, "{counts:?}");
+    assert!(
+        counts.exact >= 15,
+        "too few runs could be attributed: {counts:?}"
+    );
+}

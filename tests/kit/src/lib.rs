@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod crash;
 pub mod daemon;
 pub mod postfix;
 pub mod proc;

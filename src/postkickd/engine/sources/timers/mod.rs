@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::postkickd::engine::clock::{Clock, SystemClock};
 use crate::postkickd::engine::live::Live;
-use crate::postkickd::engine::state::StateFile;
+use crate::postkickd::engine::state::{Memory, StateFile};
 use crate::postkickd::engine::stats::RuleStats;
 use crate::postkickd::engine::stop::{stopped, Stop};
 use crate::postkickd::plan::{CronSpec, EverySpec, Timer};
@@ -88,6 +88,8 @@ impl Timers {
 struct CronState {
     cron: Cron,
     limit: Duration,
+    /// Its fires decide a kick after a restart: written before the kick.
+    catch_up: bool,
     progress: CronProgress,
     /// The next slot and the jittered instant it fires at.
     due: Option<(Timestamp, Timestamp)>,
@@ -117,32 +119,39 @@ struct Entry {
 
 impl Entry {
     /// A rule's place in time, from now; `last` is its last fire before
-    /// the daemon (re)started, if remembered.
-    fn new(timer: &Timer, live: Arc<Live>, last: Option<Timestamp>, clock: &impl Clock) -> Entry {
+    /// the daemon (re)started, if remembered. Also the cause of a
+    /// catch-up fire, when a `catch_up` rule's slot passed while the daemon
+    /// was down.
+    fn new(
+        timer: &Timer,
+        live: Arc<Live>,
+        last: Option<Timestamp>,
+        clock: &impl Clock,
+    ) -> (Entry, Option<String>) {
+        let mut catch_up = None;
         let state = match timer {
             Timer::Cron(spec) => {
                 let CronSpec {
                     schedule: cron,
                     jitter,
-                    catch_up,
+                    catch_up: catching_up,
                 } = spec.as_ref();
                 let now = clock.now();
                 // At most one kick, whatever the number of slots missed.
                 if let Some(missed) = last
-                    .filter(|_| *catch_up)
+                    .filter(|_| *catching_up)
                     .and_then(|last| cron.next_after(last))
                     .filter(|slot| *slot <= now)
                 {
-                    live.raise(|| {
-                        format!(
-                            "catch up: slot {} passed while postkickd was down",
-                            cron.zone().display(missed)
-                        )
-                    });
+                    catch_up = Some(format!(
+                        "catch up: slot {} passed while postkickd was down",
+                        cron.zone().display(missed)
+                    ));
                 }
                 State::Cron(Box::new(CronState {
                     cron: Cron::clone(cron),
                     limit: *jitter,
+                    catch_up: *catching_up,
                     progress: CronProgress::starting(now),
                     due: None,
                     exhausted: false,
@@ -168,7 +177,7 @@ impl Entry {
                 })
             }
         };
-        Entry { state, live }
+        (Entry { state, live }, catch_up)
     }
 
     /// Takes the new definition, keeping what it can of the old place.
@@ -177,6 +186,7 @@ impl Entry {
         match (&mut self.state, timer) {
             (State::Cron(state), Timer::Cron(spec)) => {
                 let (cron, jitter) = (&spec.schedule, &spec.jitter);
+                state.catch_up = spec.catch_up;
                 if state.cron != *cron || state.limit != *jitter {
                     state.cron = Cron::clone(cron);
                     state.limit = *jitter;
@@ -186,40 +196,36 @@ impl Entry {
             }
             (State::Every(state), Timer::Every(EverySpec { period, jitter }))
                 if state.period == *period && state.limit == *jitter => {}
-            _ => *self = Entry::new(timer, Arc::clone(&self.live), None, clock),
+            _ => *self = Entry::new(timer, Arc::clone(&self.live), None, clock).0,
         }
     }
 }
 
-/// The last fires, and how they are kept across restarts.
-struct Memory {
-    file: Option<StateFile>,
-    fires: HashMap<String, Timestamp>,
-    /// A fire not yet saved.
-    dirty: bool,
-    saved: Instant,
+/// A rule that fired: its trigger, raised once the fire is recorded.
+struct Fire {
+    name: String,
+    live: Arc<Live>,
+    cause: String,
+    /// The fire is on disk before the kick is raised.
+    written_first: bool,
 }
 
-impl Memory {
-    /// Saves at most once a second (and at the end), so that per-second
-    /// rules do not write the disk every second per rule.
-    fn save(&mut self, entries: &HashMap<String, Entry>, now: bool) {
-        let Some(file) = &self.file else {
-            return;
-        };
-        if self.dirty && (now || self.saved.elapsed() >= Duration::from_secs(1)) {
-            self.fires.retain(|name, _| entries.contains_key(name));
-            file.save(&self.fires);
-            self.dirty = false;
-            self.saved = Instant::now();
-        }
+/// Records `fires` in `memory` (on disk first where a restart depends on
+/// it) and raises their kicks.
+async fn take(
+    fires: Vec<Fire>,
+    memory: &mut Memory,
+    entries: &HashMap<String, Entry>,
+    now: Timestamp,
+) {
+    for fire in &fires {
+        memory.fired(&fire.name, now);
     }
-
-    fn fired(&mut self, name: &str, at: Timestamp) {
-        if self.file.is_some() {
-            self.fires.insert(name.to_owned(), at);
-            self.dirty = true;
-        }
+    if fires.iter().any(|fire| fire.written_first) {
+        memory.save(|name| entries.contains_key(name)).await;
+    }
+    for fire in fires {
+        fire.live.raise(|| fire.cause);
     }
 }
 
@@ -229,20 +235,22 @@ async fn run(
     state: Option<StateFile>,
     clock: impl Clock,
 ) {
-    let mut memory = Memory {
-        fires: state.as_ref().map(StateFile::load).unwrap_or_default(),
-        file: state,
-        dirty: false,
-        saved: Instant::now(),
-    };
+    let mut memory = Memory::load(state);
     let mut entries: HashMap<String, Entry> = HashMap::new();
+    let mut caught_up = Vec::new();
     for rule in updates.borrow_and_update().iter() {
-        let last = memory.fires.get(&rule.name).copied();
-        let entry = Entry::new(&rule.timer, Arc::clone(&rule.live), last, &clock);
+        let last = memory.last(&rule.name);
+        let (entry, cause) = Entry::new(&rule.timer, Arc::clone(&rule.live), last, &clock);
         entries.insert(rule.name.clone(), entry);
+        caught_up.extend(cause.map(|cause| Fire {
+            name: rule.name.clone(),
+            live: Arc::clone(&rule.live),
+            cause,
+            written_first: true,
+        }));
     }
+    take(caught_up, &mut memory, &entries, clock.now()).await;
     loop {
-        memory.save(&entries, false);
         let mut next_wall: Option<Timestamp> = None;
         let mut next_monotonic: Option<Instant> = None;
         for (name, entry) in &mut entries {
@@ -262,18 +270,18 @@ async fn run(
                 }
             }
         }
+        let save_due = memory.due();
         tokio::select! {
             () = clock.until(next_wall.unwrap_or(Timestamp::MAX)), if next_wall.is_some() => {
                 let now = clock.now();
-                for name in fire_cron(&mut entries, now) {
-                    memory.fired(&name, now);
-                }
+                take(fire_cron(&mut entries, now), &mut memory, &entries, now).await;
             }
             () = tokio::time::sleep_until(next_monotonic.unwrap_or_else(Instant::now)), if next_monotonic.is_some() => {
                 let now = clock.now();
-                for name in fire_every(&mut entries, Instant::now(), &clock) {
-                    memory.fired(&name, now);
-                }
+                take(fire_every(&mut entries, Instant::now(), &clock), &mut memory, &entries, now).await;
+            }
+            () = tokio::time::sleep_until(save_due.unwrap_or_else(Instant::now)), if save_due.is_some() => {
+                memory.save(|name| entries.contains_key(name)).await;
             }
             changed = updates.changed() => {
                 // At stop the rules' sender goes as the stop comes: either
@@ -286,7 +294,7 @@ async fn run(
             () = stopped(&mut stop, |s| s != Stop::Running) => break,
         }
     }
-    memory.save(&entries, true);
+    memory.save(|name| entries.contains_key(name)).await;
 }
 
 fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule], clock: &impl Clock) {
@@ -296,7 +304,7 @@ fn apply(entries: &mut HashMap<String, Entry>, rules: &[TimerRule], clock: &impl
         match entries.get_mut(&rule.name) {
             Some(entry) => entry.redefine(&rule.timer, Arc::clone(&rule.live), clock),
             None => {
-                let entry = Entry::new(&rule.timer, Arc::clone(&rule.live), None, clock);
+                let (entry, _) = Entry::new(&rule.timer, Arc::clone(&rule.live), None, clock);
                 entries.insert(rule.name.clone(), entry);
             }
         }
@@ -327,7 +335,7 @@ fn cron_due(
     state.due.map(|(_, at)| at)
 }
 
-fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<String> {
+fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<Fire> {
     let mut fired = Vec::new();
     for (name, entry) in entries.iter_mut() {
         let State::Cron(state) = &mut entry.state else {
@@ -335,38 +343,40 @@ fn fire_cron(entries: &mut HashMap<String, Entry>, now: Timestamp) -> Vec<String
         };
         if let Some((slot, at)) = state.due {
             if at <= now {
-                entry
-                    .live
-                    .raise(|| format!("slot {}", state.cron.zone().display(slot)));
+                fired.push(Fire {
+                    name: name.clone(),
+                    live: Arc::clone(&entry.live),
+                    cause: format!("slot {}", state.cron.zone().display(slot)),
+                    written_first: state.catch_up,
+                });
                 // A kick that outlasts several slots, a suspend or a clock
                 // set forward fires once, not once per slot.
                 state.progress.fired(slot, now);
                 state.due = None;
-                fired.push(name.clone());
             }
         }
     }
     fired
 }
 
-fn fire_every(
-    entries: &mut HashMap<String, Entry>,
-    now: Instant,
-    clock: &impl Clock,
-) -> Vec<String> {
+fn fire_every(entries: &mut HashMap<String, Entry>, now: Instant, clock: &impl Clock) -> Vec<Fire> {
     let mut fired = Vec::new();
     for (name, entry) in entries.iter_mut() {
         let State::Every(state) = &mut entry.state else {
             continue;
         };
         if state.at <= now {
-            entry.live.raise(|| "interval".to_owned());
+            fired.push(Fire {
+                name: name.clone(),
+                live: Arc::clone(&entry.live),
+                cause: "interval".to_owned(),
+                written_first: false,
+            });
             state.next += state.period;
             if state.next < now {
                 state.next = now + state.period;
             }
             state.at = state.next + clock.jitter(state.limit);
-            fired.push(name.clone());
         }
     }
     fired

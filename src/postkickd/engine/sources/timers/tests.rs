@@ -65,6 +65,11 @@ impl Bench {
         }
     }
 
+    /// One rule remembered in `state`.
+    fn one_with_state(wall: &str, rule: &TimerRule, state: StateFile) -> Self {
+        Self::start(wall, 0.0, std::slice::from_ref(rule), Some(state))
+    }
+
     /// One rule without a state file.
     fn one(wall: &str, jitter_fraction: f64, rule: &TimerRule) -> Self {
         Self::start(wall, jitter_fraction, std::slice::from_ref(rule), None)
@@ -201,10 +206,12 @@ async fn catch_up_fires_once_after_a_long_gap_never_a_burst() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = StateFile::new(&dir.path().join("state"));
     // Down for three days: 72 hourly slots passed.
-    state.save(&HashMap::from([
-        ("hourly".to_owned(), at("2026-11-29T10:00:00Z")),
-        ("no-catch-up".to_owned(), at("2026-11-29T10:00:00Z")),
-    ]));
+    state
+        .save(HashMap::from([
+            ("hourly".to_owned(), at("2026-11-29T10:00:00Z")),
+            ("no-catch-up".to_owned(), at("2026-11-29T10:00:00Z")),
+        ]))
+        .expect("save");
     let hourly = cron("hourly", "0 * * * *", Duration::ZERO, true);
     let quiet = cron("no-catch-up", "0 * * * *", Duration::ZERO, false);
     let bench = Bench::start(
@@ -225,10 +232,12 @@ async fn catch_up_fires_once_after_a_long_gap_never_a_burst() {
 async fn every_keeps_its_rhythm_across_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = StateFile::new(&dir.path().join("state"));
-    state.save(&HashMap::from([(
-        "tick".to_owned(),
-        at("2026-12-02T09:59:35Z"),
-    )]));
+    state
+        .save(HashMap::from([(
+            "tick".to_owned(),
+            at("2026-12-02T09:59:35Z"),
+        )]))
+        .expect("save");
     let rule = every("tick", secs(10), Duration::ZERO);
     let bench = Bench::start(
         "2026-12-02T10:00:00Z",
@@ -274,4 +283,56 @@ async fn a_reload_keeps_a_cron_slot_waiting_out_its_jitter() {
     assert_eq!(bench.fires(&rule, 1).await, [at("2026-12-02T10:25:00Z")]);
     assert!(last_cause(&rule).contains("10:15"), "{}", last_cause(&rule));
     assert_eq!(bench.fires(&rule, 1).await, [at("2026-12-02T10:40:00Z")]);
+}
+
+/// What the state file holds for `name`, read as a restart would.
+fn remembered(state: &StateFile, name: &str) -> Option<Timestamp> {
+    state.load().get(name).copied()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_catch_up_fire_is_on_disk_before_its_kick_and_others_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = StateFile::new(&dir.path().join("state"));
+    let hourly = cron("hourly", "0 * * * *", Duration::ZERO, true);
+    let tick = every("tick", secs(3600), Duration::ZERO);
+    let bench = Bench::start(
+        "2026-12-02T10:59:00Z",
+        0.0,
+        &[hourly.clone(), tick.clone()],
+        Some(state.clone()),
+    );
+    assert_eq!(bench.fires(&hourly, 1).await, [at("2026-12-02T11:00:00Z")]);
+    // Read the instant the kick is raised: a crash now cannot repeat it.
+    assert_eq!(
+        remembered(&state, "hourly"),
+        Some(at("2026-12-02T11:00:00Z"))
+    );
+    assert_eq!(bench.fires(&tick, 1).await, [at("2026-12-02T11:59:00Z")]);
+    // The next fire is an hour away; the record does not wait for it.
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(remembered(&state, "tick"), Some(at("2026-12-02T11:59:00Z")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_save_is_retried_until_it_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("not-yet");
+    let state = StateFile::new(&missing.join("state"));
+    let hourly = cron("hourly", "0 * * * *", Duration::ZERO, true);
+    let bench = Bench::one_with_state("2026-12-02T10:59:59Z", &hourly, state.clone());
+    assert_eq!(bench.fires(&hourly, 1).await, [at("2026-12-02T11:00:00Z")]);
+    assert_eq!(remembered(&state, "hourly"), None);
+    std::fs::create_dir(&missing).expect("mkdir");
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(
+        remembered(&state, "hourly"),
+        Some(at("2026-12-02T11:00:00Z"))
+    );
+    // Only the state file itself: no temporary left behind.
+    let names: Vec<_> = std::fs::read_dir(&missing)
+        .expect("read_dir")
+        .map(|entry| entry.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["state"]);
 }
