@@ -14,7 +14,8 @@ use std::path::Path;
 
 use super::config::{logical_lines, split_braced};
 
-/// A file a list names is read up to this size.
+/// A file a list names is read if it is no larger than this (else the
+/// answer is unknown).
 const MAX_FILE_BYTES: u64 = 1 << 20;
 /// `/file` entries nested deeper than this are not followed.
 const MAX_DEPTH: usize = 8;
@@ -146,15 +147,11 @@ fn is_table(item: &str) -> bool {
         .is_some_and(|at| item.as_bytes()[at] == b':')
 }
 
+/// The list file's bytes: a regular file within the bound, opened without
+/// blocking; anything else is unreadable, as a FIFO or a huge file must
+/// not hang or fill `check`.
 fn read_list_file(path: &Path) -> Option<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .take(MAX_FILE_BYTES)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    Some(bytes)
+    crate::files::read_bounded(path, MAX_FILE_BYTES, crate::files::Links::Follow).ok()
 }
 
 #[cfg(test)]
@@ -245,5 +242,22 @@ mod tests {
             covers("/nonexistent/file", PARENT, "x.example"),
             Coverage::Unknown("/nonexistent/file".into())
         );
+    }
+
+    #[test]
+    fn a_fifo_or_device_in_the_list_is_unknown_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        for file in [fifo.display().to_string(), "/dev/zero".to_owned()] {
+            assert_eq!(
+                covers(&file, PARENT, "x.example"),
+                Coverage::Unknown(file.clone())
+            );
+        }
     }
 }

@@ -71,6 +71,9 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
         if let Action::Kick(target) = &rule.action {
             kick(target, &mut warn);
         }
+        if let Some(why) = local_time_fallback(rule) {
+            warn(why.to_owned());
+        }
         match &rule.trigger {
             Trigger::Every { period, .. } if *period < Duration::from_secs(1) => warn(format!(
                 "every {} kicks {} times a second: did you mean minutes (m)?",
@@ -97,6 +100,14 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// Why a cron rule on local time runs on UTC instead, if it does.
+pub(crate) fn local_time_fallback(rule: &Rule) -> Option<&str> {
+    match &rule.trigger {
+        Trigger::Cron { schedule, .. } => schedule.zone().fallback(),
+        _ => None,
+    }
 }
 
 /// What a raw kick's request and service say.

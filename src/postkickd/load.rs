@@ -4,7 +4,8 @@
 //! `run`, a reload and `check` all read through here, so they agree on
 //! which `main.cf` a rules file uses (`-c`, else the file's
 //! `postfix.config_directory`, else `$MAIL_CONFIG`, else `/etc/postfix`).
-//! It reads those two files and nothing else.
+//! It reads those two files and nothing else (and the zone files of cron
+//! rules, through `rules`); a local time that fell back to UTC is logged.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +50,13 @@ pub(super) fn load_plan(
     config_directory: Option<&Path>,
 ) -> Result<Plan, DaemonError> {
     let rules = rules::load(rules_path)?;
+    if let Some(why) = rules
+        .rules
+        .iter()
+        .find_map(super::lint::local_time_fallback)
+    {
+        tracing::warn!(event = "local_time_unknown", "{why}");
+    }
     let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {
         tracing::warn!("main.cf: {w}");
     })?;

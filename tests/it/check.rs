@@ -373,3 +373,44 @@ fn check_judges_flush_sites_by_fast_flush_domains_and_gives_the_line() {
         "{stderr}"
     );
 }
+
+/// A `TZ` that names nothing usable (a typo, `/dev/zero`) is a warning
+/// naming it, from `check` and at the daemon's start, never a hang or a
+/// huge read; the rules run on UTC.
+#[test]
+fn a_tz_that_names_nothing_is_a_warning() {
+    let setup =
+        Setup::new("rules:\n  - name: nightly\n    cron: \"0 3 * * *\"\n    kick: public qmgr I\n");
+    let _qmgr = setup.socket("public", "qmgr");
+    for tz in [":garbage", "/dev/zero"] {
+        let output = Command::new(binary())
+            .args(["check", "--rules"])
+            .arg(&setup.rules)
+            .env("TZ", tz)
+            .output()
+            .expect("run check");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "warning: rule \"nightly\": TZ=\"{tz}\" names no usable time zone"
+            )),
+            "{stderr}"
+        );
+    }
+    let daemon = postkick_testkit::daemon::Daemon::start_with_env(
+        &setup.rules,
+        &[],
+        &setup.dir.root.join("daemon.log"),
+        &[("TZ", "/dev/zero")],
+    );
+    let warned = daemon.wait_for_event("event", "local_time_unknown", 1, Duration::from_secs(10));
+    assert!(
+        warned[0]
+            .get("message")
+            .unwrap_or_default()
+            .contains("TZ=\"/dev/zero\""),
+        "{}",
+        daemon.log_text()
+    );
+}

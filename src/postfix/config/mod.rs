@@ -27,7 +27,7 @@ pub(crate) use maincf::{logical_lines, Dictionary};
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use parameters::{Kind, Parameter, PARAMETERS};
@@ -130,20 +130,29 @@ fn main_cf_path(directory: &OsStr) -> OsString {
     OsString::from_vec(path)
 }
 
+/// The largest `main.cf` read: Debian's, fully commented, is 2 KiB.
+const MAX_MAIN_CF_BYTES: u64 = 64 << 20;
+
+/// `main.cf`'s bytes, opened without blocking: a FIFO or device at the
+/// path is refused (it would hang Postfix's own programs) and a file past
+/// the bound is not read.
 fn read_main_cf(path: &OsStr) -> Result<Vec<u8>, ConfigError> {
-    use std::io::Read;
+    use crate::files::{read_bounded, Links, ReadError};
     let display = path.to_string_lossy().into_owned();
-    let mut file = std::fs::File::open(path).map_err(|source| ConfigError::Open {
-        path: display.clone(),
-        source,
-    })?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|source| ConfigError::Read {
+    read_bounded(Path::new(path), MAX_MAIN_CF_BYTES, Links::Follow).map_err(|error| match error {
+        ReadError::Io(source) => ConfigError::Open {
             path: display,
             source,
-        })?;
-    Ok(bytes)
+        },
+        ReadError::Directory => ConfigError::Read {
+            path: display,
+            source: std::io::Error::from_raw_os_error(libc::EISDIR),
+        },
+        other => ConfigError::Read {
+            path: display,
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// A set-id process may only use a configuration directory that the

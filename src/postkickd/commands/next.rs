@@ -21,6 +21,9 @@ pub fn next(rules_path: &Path, count: usize, after: Option<Timestamp>) -> Result
     let rules = rules::load(rules_path)?;
     let now = after.unwrap_or_else(Timestamp::now);
     let local = Zones::from_environment().local();
+    if let Some(why) = local.fallback() {
+        eprintln!("postkickd: warning: {why}");
+    }
     let width = rules.rules.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for rule in rules.rules.iter().filter(|r| r.enabled) {
         let name = format!("{:width$}", rule.name);

@@ -7,28 +7,43 @@
 //! would use: `$TZ` (a zone name, a file path, or a POSIX rule; empty
 //! means UTC), else `/etc/localtime`, else UTC. Both kinds go through the
 //! same conversion, which makes skipped and repeated wall-clock times
-//! explicit ([`Resolved`]). Nothing here reads a clock.
+//! explicit ([`Resolved`]). A `$TZ` that names nothing usable is UTC, and
+//! the local zone says why ([`Zone::fallback`]) for `check` and the log
+//! to report. Zone files are read bounded, without blocking (a FIFO or
+//! `/dev/zero` named by `$TZ` or planted in the zoneinfo tree is refused,
+//! not read). Nothing here reads a clock.
 
 use std::cell::OnceCell;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::civil::DateTime;
-use jiff::tz::{AmbiguousOffset, Offset, TimeZone, TimeZoneDatabase};
+use jiff::tz::{AmbiguousOffset, Offset, TimeZone};
 use jiff::Timestamp;
+
+use crate::files::{read_bounded, Links};
+
+/// A zone file larger than this is not read: the largest in tzdata is
+/// some 4 KiB.
+const MAX_TZIF_BYTES: u64 = 1 << 20;
 
 /// Where zones come from for one load of a rules file.
 #[derive(Debug)]
 pub(crate) struct Zones {
     tz_variable: Option<String>,
     localtime: PathBuf,
-    database: OnceCell<TimeZoneDatabase>,
+    zoneinfo: PathBuf,
     local: OnceCell<Zone>,
 }
 
 impl Zones {
     /// The process's own: `$TZ`, `/etc/localtime` and `$TZDIR`.
     pub(crate) fn from_environment() -> Zones {
-        Zones::new(std::env::var("TZ").ok(), Path::new("/etc/localtime"))
+        let mut zones = Zones::new(std::env::var("TZ").ok(), Path::new("/etc/localtime"));
+        if let Some(dir) = std::env::var_os("TZDIR").filter(|dir| !dir.is_empty()) {
+            zones.zoneinfo = PathBuf::from(dir);
+        }
+        zones
     }
 
     /// Zones with a given `$TZ` and local-time file (for tests).
@@ -36,55 +51,84 @@ impl Zones {
         Zones {
             tz_variable,
             localtime: localtime.to_owned(),
-            database: OnceCell::new(),
+            zoneinfo: PathBuf::from("/usr/share/zoneinfo"),
             local: OnceCell::new(),
         }
     }
 
-    fn database(&self) -> &TimeZoneDatabase {
-        self.database.get_or_init(TimeZoneDatabase::from_env)
-    }
-
-    /// An IANA zone from the system's database.
+    /// An IANA zone from the system's zoneinfo.
     pub(crate) fn named(&self, name: &str) -> Option<Zone> {
-        let tz = self.database().get(name).ok()?;
-        Some(Zone {
+        self.zone_file(name).ok().map(|tz| Zone {
             tz,
             name: Some(name.to_owned()),
+            fallback: None,
         })
+    }
+
+    /// The zone file of `name`, a relative path inside the zoneinfo
+    /// directory and nothing else.
+    fn zone_file(&self, name: &str) -> Result<TimeZone, String> {
+        let path = Path::new(name);
+        let inside = !name.is_empty()
+            && path
+                .components()
+                .all(|part| matches!(part, Component::Normal(_)));
+        if !inside {
+            return Err(format!("no zone is named \"{name}\""));
+        }
+        read_tzif(&self.zoneinfo.join(path), name)
     }
 
     /// The system's local time.
     pub(crate) fn local(&self) -> Zone {
         self.local
-            .get_or_init(|| Zone {
-                tz: self.local_time_zone(),
-                name: None,
+            .get_or_init(|| {
+                let (tz, fallback) = match self.local_time_zone() {
+                    Ok(tz) => (tz, None),
+                    Err(why) => (TimeZone::UTC, Some(Arc::from(why))),
+                };
+                Zone {
+                    tz,
+                    name: None,
+                    fallback,
+                }
             })
             .clone()
     }
 
-    fn local_time_zone(&self) -> TimeZone {
-        match self.tz_variable.as_deref() {
-            None => read_tzif(&self.localtime).unwrap_or(TimeZone::UTC),
-            Some("") => TimeZone::UTC,
-            Some(value) => {
-                let value = value.strip_prefix(':').unwrap_or(value);
-                if value.starts_with('/') {
-                    read_tzif(Path::new(value)).unwrap_or(TimeZone::UTC)
-                } else {
-                    self.database()
-                        .get(value)
-                        .or_else(|_| TimeZone::posix(value))
-                        .unwrap_or(TimeZone::UTC)
-                }
+    /// Local time as libc would take it, or why it cannot be.
+    fn local_time_zone(&self) -> Result<TimeZone, String> {
+        let value = match self.tz_variable.as_deref() {
+            None => {
+                return match read_tzif(&self.localtime, "Local") {
+                    // No /etc/localtime is UTC, for libc too.
+                    Err(_) if !self.localtime.exists() => Ok(TimeZone::UTC),
+                    found => found.map_err(|why| format!("{}: {why}", self.localtime.display())),
+                };
             }
-        }
+            Some("") => return Ok(TimeZone::UTC),
+            Some(value) => value,
+        };
+        let named = value.strip_prefix(':').unwrap_or(value);
+        let found = if named.starts_with('/') {
+            read_tzif(Path::new(named), "Local")
+        } else {
+            self.zone_file(named)
+                .or_else(|why| TimeZone::posix(named).map_err(|_| why))
+        };
+        found.map_err(|why| {
+            format!(
+                "TZ=\"{value}\" names no usable time zone ({why}; nor is it a POSIX TZ rule): local time is taken as UTC; set TZ to a zone such as Europe/Paris, or unset it to use /etc/localtime"
+            )
+        })
     }
 }
 
-fn read_tzif(path: &Path) -> Option<TimeZone> {
-    let data = std::fs::read(path).ok()?;
+/// A zone from its TZif file at `path`; `name` unless the path is a
+/// symlink into a zoneinfo tree, which names it.
+fn read_tzif(path: &Path, name: &str) -> Result<TimeZone, String> {
+    let data = read_bounded(path, MAX_TZIF_BYTES, Links::Follow)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let name = std::fs::read_link(path)
         .ok()
         .and_then(|target| {
@@ -93,8 +137,8 @@ fn read_tzif(path: &Path) -> Option<TimeZone> {
                 .split_once("zoneinfo/")
                 .map(|(_, name)| name.to_owned())
         })
-        .unwrap_or_else(|| "Local".to_owned());
-    TimeZone::tzif(&name, &data).ok()
+        .unwrap_or_else(|| name.to_owned());
+    TimeZone::tzif(&name, &data).map_err(|e| format!("{}: not a zone file: {e}", path.display()))
 }
 
 /// A cron rule's zone.
@@ -103,6 +147,9 @@ pub struct Zone {
     tz: TimeZone,
     /// The IANA name, for a named zone; `None` for local time.
     name: Option<String>,
+    /// Why local time is UTC when `$TZ` or `/etc/localtime` asked for
+    /// another zone that could not be read.
+    fallback: Option<Arc<str>>,
 }
 
 /// What a wall-clock time is in a zone.
@@ -123,7 +170,13 @@ impl Zone {
         Zone {
             tz: TimeZone::UTC,
             name: Some("UTC".to_owned()),
+            fallback: None,
         }
+    }
+
+    /// Why this local zone is UTC against what the system asked for.
+    pub(crate) fn fallback(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// The wall-clock time at `instant`.

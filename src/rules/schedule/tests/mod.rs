@@ -292,3 +292,51 @@ fn local_time_follows_tz_then_etc_localtime() {
         "2026-07-01 12:00:00 +00:00"
     );
 }
+
+/// A `$TZ` or zone file that names nothing usable: UTC, with the reason
+/// kept for `check` and the log, and never a hang or a huge read.
+#[test]
+fn a_tz_that_names_nothing_usable_is_utc_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let sparse = dir.path().join("sparse");
+    std::fs::File::create(&sparse)
+        .and_then(|file| file.set_len(2 << 30))
+        .expect("a 2 GB sparse file");
+    let london_file = Path::new("/usr/share/zoneinfo/Europe/London");
+    for (tz, says) in [
+        (":garbage", "names no usable time zone"),
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().expect("utf8"), "not a regular file"),
+        (sparse.to_str().expect("utf8"), "is the most it may have"),
+        ("../../../etc/passwd", "no zone is named"),
+        (dir.path().to_str().expect("utf8"), "directory"),
+    ] {
+        let local = Zones::new(Some(tz.to_owned()), london_file).local();
+        assert_eq!(
+            local.display(utc("2026-07-01T12:00:00Z")),
+            "2026-07-01 12:00:00 +00:00",
+            "TZ={tz}"
+        );
+        let why = local.fallback().unwrap_or_default();
+        assert!(why.contains(says) && why.contains(tz), "TZ={tz}: {why}");
+    }
+    assert_eq!(
+        Zones::new(Some(String::new()), london_file)
+            .local()
+            .fallback(),
+        None
+    );
+    assert_eq!(
+        Zones::new(None, Path::new("/nonexistent"))
+            .local()
+            .fallback(),
+        None
+    );
+    assert!(Zones::new(None, &fifo).local().fallback().is_some());
+}
