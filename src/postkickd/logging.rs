@@ -12,6 +12,9 @@
 //! (`--log-format json`): one object per line with the event's fields at
 //! the top level and the kick's span (rule, trigger, target) under `span`,
 //! for log shippers and for the tests, which read fields, never wording.
+//! Text lines have their control characters escaped (`\n`, `\u{1b}`): a
+//! watched file named with a newline or a terminal escape can neither
+//! forge a line nor reach a terminal raw. JSON escapes them by itself.
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields, Writer};
@@ -67,6 +70,48 @@ where
     }
 }
 
+/// Standard error for text lines, escaped ([`escape_line`]).
+struct EscapedStderr;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for EscapedStderr {
+    type Writer = EscapedStderr;
+
+    fn make_writer(&'a self) -> EscapedStderr {
+        EscapedStderr
+    }
+}
+
+impl std::io::Write for EscapedStderr {
+    /// Takes one formatted event (the formatter writes each whole).
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(line);
+        std::io::stderr().write_all(escape_line(&text).as_bytes())?;
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `line` with every control character but its final newline escaped.
+fn escape_line(line: &str) -> String {
+    let (body, end) = match line.strip_suffix('\n') {
+        Some(body) => (body, "\n"),
+        None => (line, ""),
+    };
+    let mut escaped = String::with_capacity(line.len());
+    for c in body.chars() {
+        if c.is_control() && c != '\t' {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped.push_str(end);
+    escaped
+}
+
 /// Sets up logging to stderr at `verbose` (0 info, 1 debug, 2+ trace).
 pub fn init(verbose: u8, format: LogFormat) {
     let level = match verbose {
@@ -75,12 +120,13 @@ pub fn init(verbose: u8, format: LogFormat) {
         _ => Level::TRACE,
     };
     let builder = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(EscapedStderr)
         .with_ansi(false)
         .with_target(false)
         .with_max_level(level);
     match format {
         LogFormat::Json => builder
+            .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
             .with_current_span(true)
@@ -112,5 +158,23 @@ pub fn init(verbose: u8, format: LogFormat) {
             }
         }
         LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_line;
+
+    #[test]
+    fn control_characters_in_a_text_line_are_escaped_but_its_end() {
+        assert_eq!(
+            escape_line("kick: file incoming/evil\nERROR forged\u{1b}[2J\r\n"),
+            "kick: file incoming/evil\\nERROR forged\\u{1b}[2J\\r\n"
+        );
+        assert_eq!(
+            escape_line("plain\tline ünïcode\n"),
+            "plain\tline ünïcode\n"
+        );
+        assert_eq!(escape_line("no end \u{9b}"), "no end \\u{9b}");
     }
 }

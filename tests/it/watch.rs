@@ -248,3 +248,31 @@ fn a_stuck_maildrop_is_reported_and_its_drain_logged() {
         .count();
     assert_eq!(left, 0);
 }
+
+/// A file named with a newline and a terminal escape cannot forge a text
+/// log line nor reach the terminal raw: both are escaped.
+#[test]
+fn a_file_name_cannot_forge_a_text_log_line() {
+    let (setup, watched, pickup) = Setup::watching_incoming();
+    let log = setup.dir.root.join("text.log");
+    let mut daemon = std::process::Command::new(postkick_testkit::daemon::binary())
+        .args(["run", "-v", "--rules"])
+        .arg(&setup.rules)
+        .env_remove("JOURNAL_STREAM")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn");
+    let text = postkick_testkit::LogFile(log.clone());
+    text.wait_for("rules running", 1, Duration::from_secs(10));
+    std::fs::write(watched.join("evil\nERROR forged\u{1b}[2J"), "x").expect("drop");
+    pickup.received.wait_for(1, Duration::from_secs(10));
+    text.wait_for("evil\\nERROR forged\\u{1b}[2J", 1, Duration::from_secs(10));
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let written = text.text();
+    assert!(
+        !written.lines().any(|line| line.starts_with("ERROR forged"))
+            && !written.contains('\u{1b}'),
+        "{written}"
+    );
+}
