@@ -302,14 +302,26 @@ fn reload_keeps_old_rules_on_a_broken_file_and_switches_on_a_fixed_one() {
 }
 
 #[test]
-fn sigterm_during_a_hung_kick_exits_0_within_a_second() {
+fn sigterm_during_a_hung_kick_exits_0_within_a_second_and_says_what_it_abandoned() {
     let setup = Setup::new("rules:\n  - name: hang\n    every: 1h\n    on_start: true\n    timeout: 60s\n    kick: public qmgr I\n");
     let hung = SocketServer::start(&setup.dir.endpoint("public", "qmgr"), ServerStyle::Hung);
     let daemon = setup.start(&[]);
     hung.received.wait_for(1, Duration::from_secs(10));
+    let log = daemon.log.clone();
     let (status, took) = daemon.stop_with("TERM");
     assert_eq!(status.code(), Some(0));
-    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let abandoned: Vec<_> = postkick_testkit::daemon::events_in(&log)
+        .into_iter()
+        .filter(|e| e.is("event", "kick_abandoned"))
+        .collect();
+    assert_eq!(
+        abandoned.len(),
+        1,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(abandoned[0].get("rule").is_some_and(|r| r == "hang"));
 }
 
 /// A fake systemd: what the daemon sends to `NOTIFY_SOCKET`.

@@ -178,23 +178,27 @@ impl Running {
     }
 
     /// Stops everything: no new kick starts; kicks in flight get until
-    /// `grace` is over, then are abandoned.
+    /// `grace` is over, then are abandoned, each with a warning naming
+    /// its rule.
     pub(crate) async fn stop(self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         self.sources_stop.send_replace(Stop::Now);
-        let mut tasks = vec![self.sources.into_task()];
-        for slot in self.slots.into_values() {
+        let mut tasks = vec![(None, self.sources.into_task())];
+        for (name, slot) in self.slots {
             slot.stop.send_replace(Stop::Now);
-            tasks.push(slot.kicker);
+            tasks.push((Some(name), slot.kicker));
         }
-        for (stop, kicker) in self.leaving.into_values() {
+        for (name, (stop, kicker)) in self.leaving {
             stop.send_replace(Stop::Now);
-            tasks.push(kicker);
+            tasks.push((Some(name), kicker));
         }
-        for task in tasks {
+        for (name, task) in tasks {
             let abort = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 abort.abort();
+                if let Some(rule) = name {
+                    tracing::warn!(event = "kick_abandoned", rule = %rule, "stopping: the kick in flight did not end within {} ms and is abandoned", grace.as_millis());
+                }
             }
         }
     }

@@ -61,8 +61,10 @@ impl RunOptions {
     }
 }
 
-/// How long a stop may take, in-flight kicks included.
-const STOP_GRACE: Duration = Duration::from_secs(1);
+/// How long in-flight kicks may go on at a stop: what is left of the
+/// second a stop may take goes to the state and metrics files and the
+/// exit.
+const STOP_GRACE: Duration = Duration::from_millis(600);
 
 /// `SIGTERM` and `SIGINT`: the ways to ask any long-running command to end.
 pub(crate) struct StopSignals {
