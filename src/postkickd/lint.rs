@@ -10,8 +10,9 @@
 //! at the queue as the user `check` runs as (the unit runs it as
 //! `postfix`): an endpoint that cannot be reached is an error when it is a
 //! matter of permission and a warning when Postfix is merely not running;
-//! a watched directory that cannot be read is an error, one that does not
-//! exist yet a warning. Endpoints are probed with the sender's own
+//! a watched directory that cannot be read is an error, a path that leads
+//! to no directory yet (missing, a symlink loop, a file) a warning, judged
+//! as the watcher judges it (`sources::files::look_up`). Endpoints are probed with the sender's own
 //! [`endpoint::probe`]. Disabled rules are not looked at in the queue.
 //! Nothing is kicked or connected to; only the files `fast_flush_domains`
 //! names are read.
@@ -26,6 +27,7 @@ use crate::postfix::services;
 use crate::rules::schedule::Cron;
 use crate::rules::{Action, Flush, Position, Rule, Target, Trigger};
 
+use super::engine::sources::files::{look_up, Lookup};
 use super::plan::{Delivery, Plan, Source};
 
 /// How bad a finding is.
@@ -270,15 +272,22 @@ pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
         }
         if let Source::Watch(watch) = &planned.source {
             let directory = watch.directory.display();
-            match std::fs::read_dir(&watch.directory) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => findings.push(finding(
-                    rule,
-                    Severity::Warning,
-                    format!(
-                        "watched directory {directory} does not exist (yet): it will be watched once it appears"
-                    ),
-                )),
+            let readable = match look_up(&watch.directory) {
+                Lookup::Absent(reason) => {
+                    findings.push(finding(
+                        rule,
+                        Severity::Warning,
+                        format!(
+                            "watched directory {directory} is not there ({reason}): it will be watched once it is"
+                        ),
+                    ));
+                    continue;
+                }
+                Lookup::Refused(e) => Err(e),
+                Lookup::Directory(_) => std::fs::read_dir(&watch.directory).map(drop),
+            };
+            match readable {
+                Ok(()) => {}
                 Err(e) => findings.push(finding(
                     rule,
                     Severity::Error,

@@ -414,3 +414,30 @@ fn a_tz_that_names_nothing_is_a_warning() {
         daemon.log_text()
     );
 }
+
+/// A watched path that is a symlink loop, or a file, is judged alike by
+/// `check` (a warning: it will be watched once it leads to a directory)
+/// and `run` (it starts and waits for it), never blamed on permissions.
+#[test]
+fn check_and_run_agree_on_a_path_that_leads_nowhere() {
+    let (setup, watched, pickup) = Setup::watching_incoming();
+    std::fs::remove_dir(&watched).expect("rmdir");
+    std::os::unix::fs::symlink(&watched, &watched).expect("a symlink loop");
+    let rules = setup.rules.to_str().expect("utf8");
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "is not there (Too many levels of symbolic links): it will be watched once it is"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot be read"), "{stderr}");
+    let daemon = setup.start(&[]);
+    daemon.wait_for_event("event", "directory_gone", 1, Duration::from_secs(10));
+    std::fs::remove_file(&watched).expect("rm");
+    std::fs::create_dir(&watched).expect("mkdir");
+    daemon.wait_for_event("event", "directory_back", 1, Duration::from_secs(10));
+    std::fs::write(watched.join("a"), "x").expect("drop");
+    pickup.received.wait_for(1, Duration::from_secs(10));
+}

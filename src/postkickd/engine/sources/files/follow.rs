@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
-use super::{directory_identity, identity, lock, Group, Registration, Shared, WatchError};
+use super::{identity, lock, look_up, Group, Lookup, Registration, Shared, WatchError};
 
 /// How often watched paths are looked up again.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
@@ -48,18 +48,16 @@ pub(super) fn add_watches(
         user: crate::sys::user_name(),
         source,
     };
-    let now = match std::fs::metadata(path) {
-        Ok(meta) => directory_identity(&meta),
-        Err(e) if why == Why::Start && e.kind() == std::io::ErrorKind::PermissionDenied => {
-            return Err(refused(e));
+    let now = match look_up(path) {
+        Lookup::Directory(identity) => identity,
+        Lookup::Refused(e) if why == Why::Start => return Err(refused(e)),
+        Lookup::Refused(_) => return Ok(()),
+        Lookup::Absent(reason) => {
+            if why == Why::Start {
+                tracing::warn!(event = "directory_gone", directory = %path.display(), "watched directory is not there ({reason}); watching for it to appear");
+            }
+            return Ok(());
         }
-        _ => None,
-    };
-    let Some(now) = now else {
-        if why == Why::Start {
-            tracing::warn!(event = "directory_gone", directory = %path.display(), "watched directory does not exist; watching for it to appear");
-        }
-        return Ok(());
     };
     let mut watcher = lock(watcher);
     let _ = watcher.unwatch(path);

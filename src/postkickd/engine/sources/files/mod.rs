@@ -65,7 +65,35 @@ pub enum WatchError {
 type Identity = (u64, u64);
 
 fn identity(path: &Path) -> Option<Identity> {
-    directory_identity(&std::fs::metadata(path).ok()?)
+    match look_up(path) {
+        Lookup::Directory(identity) => Some(identity),
+        Lookup::Absent(_) | Lookup::Refused(_) => None,
+    }
+}
+
+/// What a watched path leads to now. `check` and the watcher judge it
+/// alike: a directory is watched; a path that leads nowhere (missing, a
+/// symlink loop, a file) is waited for; one the user may not look up is
+/// an error at start.
+pub(crate) enum Lookup {
+    /// A directory.
+    Directory(Identity),
+    /// Nothing to watch yet, and why.
+    Absent(String),
+    /// Looking it up is not allowed.
+    Refused(std::io::Error),
+}
+
+/// Looks `path` up, following symlinks.
+pub(crate) fn look_up(path: &Path) -> Lookup {
+    match std::fs::metadata(path) {
+        Ok(meta) => match directory_identity(&meta) {
+            Some(identity) => Lookup::Directory(identity),
+            None => Lookup::Absent("it is not a directory".to_owned()),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Lookup::Refused(e),
+        Err(e) => Lookup::Absent(crate::sys::io_error_text(&e)),
+    }
 }
 
 /// The identity of a directory, from its `stat` data.
