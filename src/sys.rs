@@ -60,6 +60,28 @@ pub(crate) fn open_file_limit() -> Option<u64> {
     (rc == 0).then_some(limit.rlim_cur)
 }
 
+/// Whether this process's effective user and group may write in the
+/// directory `path` (`faccessat` with `AT_EACCESS`).
+pub(crate) fn may_write_in(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: path is a NUL-terminated string that outlives the call.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::W_OK | libc::X_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 /// The name of the user this process runs as (`postfix`), or its uid.
 pub(crate) fn user_name() -> String {
     // SAFETY: geteuid cannot fail and takes no arguments.

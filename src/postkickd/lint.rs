@@ -104,6 +104,43 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
     findings
 }
 
+/// Whether the daemon can write the metrics file where the rules file
+/// puts it: its directory exists and this user may write there, and
+/// nothing but a regular file is at the path.
+pub(crate) fn metrics_file(path: &Path) -> Option<Finding> {
+    let file = path.display();
+    let directory = path.parent().unwrap_or(Path::new("/"));
+    let problem = match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() => Some(format!(
+            "{file} is not a regular file: remove it, or give metrics_file another path"
+        )),
+        _ => match std::fs::metadata(directory) {
+            Err(e) => Some(format!(
+                "its directory {} cannot be used ({}): create it (node_exporter's textfile collector directory), or fix the path",
+                directory.display(),
+                crate::sys::io_error_text(&e)
+            )),
+            Ok(meta) if !meta.is_dir() => Some(format!(
+                "{} is not a directory: fix the path",
+                directory.display()
+            )),
+            Ok(_) => crate::sys::may_write_in(directory).err().map(|e| {
+                format!(
+                    "user {} cannot write in {} ({}): run postkickd as a user who may, or give metrics_file a directory it owns",
+                    crate::sys::user_name(),
+                    directory.display(),
+                    crate::sys::io_error_text(&e)
+                )
+            }),
+        },
+    };
+    problem.map(|problem| Finding {
+        position: None,
+        severity: Severity::Error,
+        message: format!("metrics_file {file}: {problem}"),
+    })
+}
+
 /// Why a cron rule on local time runs on UTC instead, if it does.
 pub(crate) fn local_time_fallback(rule: &Rule) -> Option<&str> {
     match &rule.trigger {

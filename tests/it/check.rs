@@ -441,3 +441,54 @@ fn check_and_run_agree_on_a_path_that_leads_nowhere() {
     std::fs::write(watched.join("a"), "x").expect("drop");
     pickup.received.wait_for(1, Duration::from_secs(10));
 }
+
+/// A `metrics_file` the daemon could never write (its directory missing,
+/// a directory at the path) is an error from `check`, not a warning from
+/// the daemon every 15 s.
+#[test]
+fn check_finds_a_metrics_file_that_cannot_be_written() {
+    let setup = Setup::new("rules:\n  - name: hourly\n    every: 1h\n    kick: public qmgr I\n");
+    let _qmgr = setup.socket("public", "qmgr");
+    let rules = setup.rules.to_str().expect("utf8");
+    let missing = setup.dir.root.join("no-such-dir/postkickd.prom");
+    let directory = setup.dir.root.join("a-directory.prom");
+    std::fs::create_dir(&directory).expect("mkdir");
+    for (path, says) in [
+        (
+            &missing,
+            "cannot be used (No such file or directory): create it",
+        ),
+        (&directory, "is not a regular file"),
+    ] {
+        let text = std::fs::read_to_string(&setup.rules).expect("read");
+        std::fs::write(
+            &setup.rules,
+            text.replacen(
+                "rules:\n",
+                &format!("metrics_file: {}\nrules:\n", path.display()),
+                1,
+            ),
+        )
+        .expect("write");
+        let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
+        assert_eq!(status, 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("metrics_file {}: ", path.display())) && stderr.contains(says),
+            "{stderr}"
+        );
+        setup.write_rules("rules:\n  - name: hourly\n    every: 1h\n    kick: public qmgr I\n");
+    }
+    let fine = setup.dir.root.join("postkickd.prom");
+    let text = std::fs::read_to_string(&setup.rules).expect("read");
+    std::fs::write(
+        &setup.rules,
+        text.replacen(
+            "rules:\n",
+            &format!("metrics_file: {}\nrules:\n", fine.display()),
+            1,
+        ),
+    )
+    .expect("write");
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
+    assert_eq!(status, 0, "{stderr}");
+}

@@ -55,6 +55,7 @@ pub fn check(
     findings.extend(lint::rules(rules.rules.iter()));
     findings.extend(lint::plan(&plan));
     findings.extend(lint::flush(&plan, &main_cf));
+    findings.extend(plan.metrics_file.as_deref().and_then(lint::metrics_file));
     let findings = print_findings(&shown, findings);
     if verbose > 0 {
         for rule in &rules.rules {

@@ -131,11 +131,37 @@ const DEFAULT_STATE_PATH: &str = "/var/lib/postkick/state";
 /// How often the metrics file is written.
 const METRICS_EVERY: Duration = Duration::from_secs(15);
 
-/// Writes the metrics to `path` whole, so that a scrape never reads half
-/// a file.
-fn write_metrics(path: &Path, observed: &Observed) {
-    if let Err(e) = write_whole(path, render::metrics(observed).as_bytes()) {
-        tracing::warn!(event = "metrics_not_written", file = %path.display(), error = %e, "cannot write the metrics file");
+/// The metrics file, and whether its last write failed (warned once
+/// until a write succeeds again, not every 15 s).
+struct MetricsFile {
+    path: PathBuf,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl MetricsFile {
+    fn new(path: PathBuf) -> Arc<MetricsFile> {
+        Arc::new(MetricsFile {
+            path,
+            failing: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Writes the metrics whole, so that a scrape never reads half a file.
+    fn write(&self, observed: &Observed) {
+        use std::sync::atomic::Ordering;
+        let file = self.path.display();
+        match write_whole(&self.path, render::metrics(observed).as_bytes()) {
+            Ok(()) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(event = "metrics_written", file = %file, "the metrics file is written again");
+                }
+            }
+            Err(e) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(event = "metrics_not_written", file = %file, error = %e, "cannot write the metrics file (retried every 15 s, said once; postkickd check tells why)");
+                }
+            }
+        }
     }
 }
 
@@ -169,7 +195,7 @@ fn summary(plan: &Plan, dry_run: bool) -> String {
 /// refused.
 struct Settings {
     queue: PathBuf,
-    metrics_file: Option<PathBuf>,
+    metrics_file: Option<Arc<MetricsFile>>,
 }
 
 /// Takes a `SIGHUP`: the rules file is read and checked again and taken in
@@ -191,7 +217,9 @@ fn reload(
                 return Err(err);
             }
             settings.queue = plan.queue_directory.clone();
-            settings.metrics_file = plan.metrics_file.clone();
+            if settings.metrics_file.as_ref().map(|file| &file.path) != plan.metrics_file.as_ref() {
+                settings.metrics_file = plan.metrics_file.clone().map(MetricsFile::new);
+            }
             observed.queue.set_showq(plan.showq.clone());
             Ok((summary(&plan, options.dry_run), running.views(&plan)))
         });
@@ -277,7 +305,7 @@ pub(crate) async fn serve(
     // scrapes; every 15 s keeps it fresh without writing all the time.
     let mut settings = Settings {
         queue: plan.queue_directory.clone(),
-        metrics_file: plan.metrics_file.clone(),
+        metrics_file: plan.metrics_file.clone().map(MetricsFile::new),
     };
     let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
     let mut shown_status = String::new();
@@ -291,13 +319,13 @@ pub(crate) async fn serve(
                 }
             }
             _ = metrics_tick.tick(), if settings.metrics_file.is_some() => {
-                if let Some(path) = settings.metrics_file.clone() {
+                if let Some(file) = settings.metrics_file.clone() {
                     // showq may take seconds on a huge queue: the loop
                     // goes on meanwhile.
                     let observed = Arc::clone(&observed);
                     tokio::spawn(async move {
                         observed.queue.read().await;
-                        write_metrics(&path, &observed);
+                        file.write(&observed);
                     });
                 }
             }
@@ -317,8 +345,8 @@ pub(crate) async fn serve(
     systemd::stopping();
     tracing::info!(event = "stopping", "stopping");
     running.stop(STOP_GRACE).await;
-    if let Some(path) = &settings.metrics_file {
-        write_metrics(path, &observed);
+    if let Some(file) = &settings.metrics_file {
+        file.write(&observed);
     }
     Ok(())
 }
