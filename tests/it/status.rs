@@ -62,9 +62,13 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
         "postkickd_reloads_total{result=\"refused\"} 1",
         "postkickd_reloads_total{result=\"ok\"} 0",
         "postkickd_rule_failing{rule=\"bad\"} 1",
+        // Up to the longest timeout a rule may have.
+        "postkickd_kick_duration_seconds_bucket{rule=\"good\",le=\"3600\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
+    // A raw kick has no answer: no series for the flush service's.
+    assert!(!metrics.contains("outcome=\"ok\""), "{metrics}");
     let (_, table, _) = postkickd(&["status", "--control", control_arg]);
     assert!(
         table
@@ -159,7 +163,7 @@ fn garbage_and_half_sent_requests_get_an_error_and_the_daemon_keeps_kicking() {
 /// The metrics pass Prometheus' own checker.
 #[test]
 fn metrics_pass_promtool() {
-    if !postkick_testkit::have_program("promtool") {
+    if !postkick_testkit::require("promtool", postkick_testkit::have_program("promtool")) {
         return;
     }
     let setup = Setup::new(

@@ -28,6 +28,8 @@ pub(crate) struct RuleView {
     pub trigger: &'static str,
     pub enabled: bool,
     pub target: String,
+    /// A flush rule: its kicks are answered (ok, bad, deny, fail).
+    pub answered: bool,
     /// The running rule's flag and record; `None` for a disabled rule.
     pub live: Option<Arc<Live>>,
 }
@@ -198,6 +200,15 @@ impl Observed {
         lock(&self.rules)
             .iter()
             .filter_map(|r| Some((r.name.clone(), r.live.as_ref()?.stats().snapshot())))
+            .collect()
+    }
+
+    /// The names of the running rules whose kicks are answered (flush).
+    pub(crate) fn answered(&self) -> std::collections::HashSet<String> {
+        lock(&self.rules)
+            .iter()
+            .filter(|r| r.answered && r.live.is_some())
+            .map(|r| r.name.clone())
             .collect()
     }
 

@@ -168,6 +168,7 @@ impl Running {
                 trigger: planned.rule.trigger.kind(),
                 enabled: planned.rule.enabled,
                 target: planned.rule.action.to_string(),
+                answered: matches!(planned.rule.action, crate::rules::Action::Flush(_)),
                 live: self
                     .slots
                     .get(&planned.rule.name)

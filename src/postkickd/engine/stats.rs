@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::postfix::flush::FlushStatus;
 use crate::postkickd::lock::lock;
 
-/// Upper bounds, in seconds, of the kick-duration histogram's buckets.
-pub(crate) const DURATION_BUCKETS: [f64; 10] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+/// Upper bounds, in seconds, of the kick-duration histogram's buckets:
+/// fine below a second where kicks live, then the default timeout (10 s)
+/// and up to the longest timeout a rule may have (an hour).
+pub(crate) const DURATION_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5, 10.0, 60.0, 300.0, 3600.0,
 ];
 
 /// How a kick ended: one vocabulary for the log, `status`, `kick RULE`

@@ -4,6 +4,7 @@
 //! last read of showq. It renders the engine's records; it never changes
 //! a rule, and rule names are escaped as label values.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use crate::postfix::showq::QUEUES;
@@ -32,8 +33,9 @@ pub(crate) fn metrics(observed: &Observed) -> String {
         .into_iter()
         .map(|(name, record)| (label(&name), record))
         .collect();
+    let answered: HashSet<String> = observed.answered().iter().map(|name| label(name)).collect();
     let mut out = Exposition::default();
-    counters(&mut out, &records);
+    counters(&mut out, &records, &answered);
     histogram(&mut out, &records);
     gauges(&mut out, &records);
     let reloads = observed.reloads();
@@ -60,7 +62,9 @@ pub(crate) fn metrics(observed: &Observed) -> String {
     out.0
 }
 
-fn counters(out: &mut Exposition, records: &[(String, Record)]) {
+/// The kick counters; the service's answers only for the rules in
+/// `answered` (flush rules), whose kicks have one.
+fn counters(out: &mut Exposition, records: &[(String, Record)], answered: &HashSet<String>) {
     out.section(
         "postkickd_kicks_total",
         "counter",
@@ -70,7 +74,13 @@ fn counters(out: &mut Exposition, records: &[(String, Record)]) {
             .flat_map(|(rule, r)| {
                 [("delivered", r.counters.delivered), ("failed", r.counters.failed)]
                     .into_iter()
-                    .chain(r.counters.answers.by_status())
+                    .chain(
+                        answered
+                            .contains(rule)
+                            .then(|| r.counters.answers.by_status())
+                            .into_iter()
+                            .flatten(),
+                    )
                     .map(move |(outcome, n)| {
                         format!(
                             "postkickd_kicks_total{{rule=\"{rule}\",outcome=\"{outcome}\"}} {n}"
