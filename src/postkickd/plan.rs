@@ -107,7 +107,7 @@ pub(crate) struct EverySpec {
 }
 
 /// A watched directory, resolved.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WatchSpec {
     /// Absolute.
     pub directory: PathBuf,

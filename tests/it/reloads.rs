@@ -183,3 +183,53 @@ fn a_crash_at_any_moment_never_repeats_a_slot() {
         "too few runs could be attributed: {counts:?}"
     );
 }
+
+/// A reload that keeps a watch rule as it was does not look through its
+/// directory again (a SIGHUP storm on a directory of 100,000 files cost a
+/// core, and kicked for every file already kicked); a reload that changes
+/// the rule does.
+#[test]
+fn a_reload_looks_through_only_the_directories_whose_rules_changed() {
+    let (setup, watched, pickup) = Setup::watching_incoming();
+    let daemon = setup.start(&[]);
+    // A file pickup has not taken: kicked once when it came.
+    std::fs::write(watched.join("waiting"), "x").expect("drop");
+    pickup.received.wait_for(1, Duration::from_secs(10));
+    for reloads in 1..=3 {
+        daemon.signal("HUP");
+        daemon.wait_for_event("event", "reloaded", reloads, Duration::from_secs(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        pickup.received.count(),
+        1,
+        "an unchanged rule was kicked by a reload"
+    );
+    setup.write_rules("rules:\n  - name: drop\n    watch: incoming\n    pattern: \"*\"\n    kick: public pickup W\n");
+    daemon.signal("HUP");
+    daemon.wait_for_event("event", "reloaded", 4, Duration::from_secs(10));
+    pickup.received.wait_for(2, Duration::from_secs(10));
+}
+
+/// `drain_within` on a directory of 100,000 files: its looks space out
+/// so that they stay a small share of a core (each was a full listing
+/// four times a second, on the runtime's own thread).
+#[test]
+fn drain_checks_of_a_huge_directory_stay_cheap() {
+    use postkick_testkit::proc::cpu_ticks;
+    let (setup, watched, _pickup) = Setup::watching_incoming();
+    for i in 0..100_000 {
+        std::fs::File::create(watched.join(format!("f{i}"))).expect("create");
+    }
+    setup.write_rules("rules:\n  - name: drop\n    watch: incoming\n    drain_within: 1s\n    kick: public pickup W\n");
+    let daemon = setup.start(&[]);
+    std::thread::sleep(Duration::from_secs(2));
+    let (before, since) = (cpu_ticks(daemon.pid()), Instant::now());
+    std::thread::sleep(Duration::from_secs(6));
+    let share = (cpu_ticks(daemon.pid()) - before) as f64 / 100.0 / since.elapsed().as_secs_f64();
+    assert!(
+        share < 0.2,
+        "drain checks took {:.0}% of a core",
+        share * 100.0
+    );
+}

@@ -51,11 +51,14 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Regist
     (timers, registrations)
 }
 
-fn watch_hub(registrations: Vec<Registration>) -> Result<Option<WatchHub>, WatchError> {
+fn watch_hub(
+    registrations: Vec<Registration>,
+    previous: Option<&WatchHub>,
+) -> Result<Option<WatchHub>, WatchError> {
     if registrations.is_empty() {
         Ok(None)
     } else {
-        WatchHub::start(registrations).map(Some)
+        WatchHub::start(registrations, previous).map(Some)
     }
 }
 
@@ -68,7 +71,7 @@ impl Sources {
         state: Option<StateFile>,
     ) -> Result<Sources, WatchError> {
         let (timer_rules, registrations) = split(rules);
-        let watches = watch_hub(registrations)?;
+        let watches = watch_hub(registrations, None)?;
         Ok(Sources {
             timers: Timers::start(timer_rules, stop.clone(), state),
             watches,
@@ -81,7 +84,7 @@ impl Sources {
         rules: &[(Arc<PlannedRule>, Arc<Live>)],
     ) -> Result<(), WatchError> {
         let (timer_rules, registrations) = split(rules);
-        let watches = watch_hub(registrations)?;
+        let watches = watch_hub(registrations, self.watches.as_ref())?;
         // The new watches are in place: the old ones can go.
         self.watches = watches;
         self.timers.update(timer_rules);

@@ -6,7 +6,10 @@
 //! naming the file, its age, how many wait and what to check, a kick at
 //! once, and more kicks with a doubling pause while it lasts; when the
 //! directory has drained, one line says so. This is how a server nobody
-//! watches learns that pickup is stuck.
+//! watches learns that pickup is stuck. A look lists the directory off
+//! the runtime's thread; when the directory is so large that a look takes
+//! longer than 1/20 of the pause, the looks space out so that they never
+//! take more than 5% of a core.
 
 use std::time::{Duration, SystemTime};
 
@@ -59,16 +62,32 @@ impl Incident {
     }
 }
 
-/// Checks that `registration`'s directory drains within `limit`.
+/// The time between two looks, in multiples of the last look's.
+const LOOK_SHARE: u32 = 20;
+
+/// Checks that `registration`'s directory drains within `limit`, looking
+/// through it off the runtime's thread.
 pub(super) async fn check_draining(registration: Registration, limit: Duration) {
     let every = (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
     let directory = registration.spec.directory.display().to_string();
     let mut incident = Incident::default();
     let stats = registration.live.stats();
     stats.waiting_past_drain(0);
+    let mut pause = every;
     loop {
-        tokio::time::sleep(every).await;
-        let waiting = arrival::waiting(&registration.spec, SystemTime::now().checked_sub(limit));
+        tokio::time::sleep(pause).await;
+        let spec = registration.spec.clone();
+        let looked = tokio::time::Instant::now();
+        let Ok(waiting) = tokio::task::spawn_blocking(move || {
+            arrival::waiting(&spec, SystemTime::now().checked_sub(limit))
+        })
+        .await
+        else {
+            continue;
+        };
+        // A look at a huge directory spaces the next ones out: looking
+        // never takes more than 1/20 of the time.
+        pause = every.max(looked.elapsed() * LOOK_SHARE);
         stats.waiting_past_drain(waiting.late);
         let late = waiting.oldest.as_ref().and_then(|(file, since)| {
             let age = SystemTime::now().duration_since(*since).unwrap_or_default();

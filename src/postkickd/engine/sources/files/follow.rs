@@ -26,10 +26,19 @@ const FOLLOW_EVERY: Duration = Duration::from_secs(1);
 pub(super) enum Why {
     /// The watches are starting (daemon start or reload).
     Start,
+    /// A reload keeps it as it was watched: nothing to look through.
+    Kept,
     /// It was missing and is back.
     Back,
     /// Its path now names another directory.
     Replaced,
+}
+
+impl Why {
+    /// At start or reload: a directory that cannot be watched is an error.
+    fn starting(self) -> bool {
+        matches!(self, Why::Start | Why::Kept)
+    }
 }
 
 /// Watches `group`'s path if it names a directory, then raises its rules
@@ -50,10 +59,10 @@ pub(super) fn add_watches(
     };
     let now = match look_up(path) {
         Lookup::Directory(identity) => identity,
-        Lookup::Refused(e) if why == Why::Start => return Err(refused(e)),
+        Lookup::Refused(e) if why.starting() => return Err(refused(e)),
         Lookup::Refused(_) => return Ok(()),
         Lookup::Absent(reason) => {
-            if why == Why::Start {
+            if why.starting() {
                 tracing::warn!(event = "directory_gone", directory = %path.display(), "watched directory is not there ({reason}); watching for it to appear");
             }
             return Ok(());
@@ -62,7 +71,7 @@ pub(super) fn add_watches(
     let mut watcher = lock(watcher);
     let _ = watcher.unwatch(path);
     if let Err(err) = watcher.watch(path, RecursiveMode::NonRecursive) {
-        if why == Why::Start {
+        if why.starting() {
             let source = match err.kind {
                 notify::ErrorKind::Io(io) => io,
                 other => std::io::Error::other(format!("{other:?}")),
@@ -76,6 +85,7 @@ pub(super) fn add_watches(
     *lock(&group.watching) = Some(now);
     match why {
         Why::Start => {}
+        Why::Kept => return Ok(()),
         Why::Back => {
             tracing::info!(event = "directory_back", directory = %path.display(), "watched directory is back")
         }

@@ -43,6 +43,13 @@ pub(crate) struct Registration {
     pub live: Arc<Live>,
 }
 
+impl Registration {
+    /// The same rule watching the same way.
+    fn same(&self, other: &Registration) -> bool {
+        Arc::ptr_eq(&self.live, &other.live) && self.spec == other.spec
+    }
+}
+
 /// Why a watch could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -178,6 +185,7 @@ impl Shared {
 
 /// The watches of one plan; dropping it stops them.
 pub(crate) struct WatchHub {
+    shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     // Dropped last: stops the inotify thread.
     _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
@@ -238,10 +246,35 @@ fn groups(registrations: &[Registration]) -> Vec<Group> {
 }
 
 impl WatchHub {
+    /// Whether `previous` watched `group`'s directory, as it is now, for
+    /// the very same rules: then nothing can have arrived unseen, and
+    /// the directory is not looked through again (a reload storm on a
+    /// directory of 100,000 files would cost a core).
+    fn kept(previous: Option<&WatchHub>, shared: &Shared, group: &Group) -> bool {
+        let Some(old) = previous.map(|hub| &hub.shared) else {
+            return false;
+        };
+        let Some(old_group) = old.groups.iter().find(|g| g.path == group.path) else {
+            return false;
+        };
+        let now = identity(&group.path);
+        now.is_some()
+            && *lock(&old_group.watching) == now
+            && old_group.members.len() == group.members.len()
+            && shared
+                .members(group)
+                .all(|new| old.members(old_group).any(|was| was.same(new)))
+    }
+
     /// Starts watching every registration's directory, and raises the
-    /// rules whose directory already holds ready files. Must be called
+    /// rules whose directory already holds ready files, except where
+    /// `previous` (the hub this one replaces at a reload, still running)
+    /// watched the same directory for the same rules. Must be called
     /// inside a Tokio runtime.
-    pub(crate) fn start(registrations: Vec<Registration>) -> Result<WatchHub, WatchError> {
+    pub(crate) fn start(
+        registrations: Vec<Registration>,
+        previous: Option<&WatchHub>,
+    ) -> Result<WatchHub, WatchError> {
         let shared = Arc::new(Shared {
             groups: groups(&registrations),
             registrations,
@@ -271,7 +304,12 @@ impl WatchHub {
                     "the directory is on {kind}, where inotify misses changes made elsewhere: add \"poll: 30s\" to its watch rule"
                 );
             }
-            follow::add_watches(&shared, group, &watcher, follow::Why::Start)?;
+            let why = if Self::kept(previous, &shared, group) {
+                follow::Why::Kept
+            } else {
+                follow::Why::Start
+            };
+            follow::add_watches(&shared, group, &watcher, why)?;
         }
         let mut tasks = vec![tokio::spawn(follow::follow(
             Arc::clone(&shared),
@@ -286,6 +324,7 @@ impl WatchHub {
             }
         }
         Ok(WatchHub {
+            shared,
             tasks,
             _watcher: watcher,
         })
