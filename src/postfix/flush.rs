@@ -84,14 +84,25 @@ impl FlushStatus {
         }
     }
 
-    /// `ok`, `bad`, `deny` or `fail` (`unknown` for any other number).
+    /// `ok`, `bad`, `deny` or `fail`: a number no release sends is a
+    /// failure, as the metrics count it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Bad => "bad",
             Self::Deny => "deny",
-            Self::Fail => "fail",
-            Self::Other(_) => "unknown",
+            Self::Fail | Self::Other(_) => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for FlushStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Other(number) => {
+                write!(f, "fail (status {number}, which no Postfix release sends)")
+            }
+            other => f.write_str(other.as_str()),
         }
     }
 }
@@ -131,7 +142,11 @@ mod tests {
         assert_eq!(FlushStatus::from_wire(3), FlushStatus::Bad);
         assert_eq!(FlushStatus::from_wire(4), FlushStatus::Deny);
         assert_eq!(FlushStatus::from_wire(4294967295), FlushStatus::Fail);
-        assert_eq!(FlushStatus::from_wire(7).as_str(), "unknown");
+        assert_eq!(FlushStatus::from_wire(7).as_str(), "fail");
+        assert_eq!(
+            FlushStatus::from_wire(7).to_string(),
+            "fail (status 7, which no Postfix release sends)"
+        );
     }
 
     #[test]

@@ -183,7 +183,7 @@ enum AttemptError {
     #[error(transparent)]
     Service(#[from] AttrError),
     /// The service answered that it failed.
-    #[error("{} answered {}", .endpoint.display(), .status.as_str())]
+    #[error("{} answered {status}", .endpoint.display())]
     Failed {
         endpoint: std::path::PathBuf,
         status: FlushStatus,
