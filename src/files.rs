@@ -70,6 +70,11 @@ pub(crate) fn read_bounded(path: &Path, limit: u64, links: Links) -> Result<Vec<
     if !metadata.is_file() {
         return Err(ReadError::NotRegular);
     }
+    // Refused before a byte is read; the bounded read below still holds
+    // for a file that grows meanwhile.
+    if metadata.len() > limit {
+        return Err(ReadError::TooLarge { limit });
+    }
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {

@@ -6,6 +6,7 @@
 mod check;
 mod faults;
 mod flush;
+mod hostile_paths;
 mod postkick;
 mod postkickd;
 mod properties;

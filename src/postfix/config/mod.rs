@@ -130,8 +130,9 @@ fn main_cf_path(directory: &OsStr) -> OsString {
     OsString::from_vec(path)
 }
 
-/// The largest `main.cf` read: Debian's, fully commented, is 2 KiB.
-const MAX_MAIN_CF_BYTES: u64 = 64 << 20;
+/// The largest `main.cf` read: Debian's, fully commented, is 2 KiB, and
+/// the daemon must stay within a few tens of MB whatever it is given.
+const MAX_MAIN_CF_BYTES: u64 = 4 << 20;
 
 /// `main.cf`'s bytes, opened without blocking: a FIFO or device at the
 /// path is refused (it would hang Postfix's own programs) and a file past

@@ -68,3 +68,49 @@ pub fn inotify_instances(pid: u32) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// How a reaped process ended and how much memory it held at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Ended {
+    /// The exit code, or 128 + the signal that ended it.
+    pub code: i32,
+    /// Peak resident memory in KiB, as `/proc` showed it.
+    pub peak_kib: u64,
+}
+
+/// Waits up to `limit` for `child` to end and reaps it, reading its peak
+/// memory (`VmHWM`) every 2 ms meanwhile; `peak_kib` carries the highest
+/// reading over calls. (`ru_maxrss` from wait4 would not do: it counts
+/// the memory of the test process the child was forked from.) `None`
+/// while it still runs at the limit. A reaped `child` must not be waited
+/// on or killed again.
+pub fn wait_with_peak(
+    child: &std::process::Child,
+    limit: std::time::Duration,
+    peak_kib: &mut u64,
+) -> Option<Ended> {
+    let pid = libc::pid_t::try_from(child.id()).ok()?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        *peak_kib = (*peak_kib).max(status_field(child.id(), "VmHWM:"));
+        let mut status = 0;
+        // SAFETY: pid is our own child; status is valid for writes for
+        // the duration of the call.
+        let reaped = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if reaped == pid {
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                128 + libc::WTERMSIG(status)
+            };
+            return Some(Ended {
+                code,
+                peak_kib: *peak_kib,
+            });
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
