@@ -8,14 +8,18 @@
 //! `inotify-tools` for the comparison). `cargo bench --bench daemon --
 //! crash 200` instead kills the daemon with SIGKILL at 200 random moments
 //! while a `catch_up` rule fires every second, and counts repeated and
-//! lost slots (`postkick_testkit::crash`). Prints figures; asserts nothing.
+//! lost slots (`postkick_testkit::crash`). `cargo bench --bench daemon --
+//! huge-directory [--postkickd PATH]` measures the CPU a directory of
+//! 100,000 files costs under a SIGHUP storm and under `drain_within: 1s`
+//! (PATH: another build of postkickd, to compare). Prints figures;
+//! asserts nothing.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use postkick_testkit::daemon::Daemon;
-use postkick_testkit::proc::{rss_kib, wakeups};
+use postkick_testkit::proc::{cpu_ticks, rss_kib, wakeups};
 use postkick_testkit::{postfix, traversable_tempdir, QueueDir, ServerStyle, SocketServer};
 
 const DROPS: usize = 40;
@@ -166,8 +170,71 @@ fn idle() {
     );
 }
 
+/// The share of a core `pid` used over `seconds`, while `during` runs
+/// every 100 ms.
+fn core_share(pid: u32, seconds: u64, mut during: impl FnMut()) -> f64 {
+    let (before, since) = (cpu_ticks(pid), Instant::now());
+    while since.elapsed() < Duration::from_secs(seconds) {
+        during();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (cpu_ticks(pid) - before) as f64 / 100.0 / since.elapsed().as_secs_f64()
+}
+
+/// A watched directory of 100,000 files that pickup never takes: CPU
+/// under ten SIGHUPs a second, and idle with `drain_within: 1s`.
+fn huge_directory(program: &Path) {
+    let tmp = traversable_tempdir();
+    let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
+    let pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
+    let watched = dir.queue.join("incoming");
+    std::fs::create_dir(&watched).expect("mkdir");
+    for i in 0..100_000 {
+        std::fs::File::create(watched.join(format!("f{i}"))).expect("create");
+    }
+    let rules = tmp.path().join("rules.yaml");
+    for (label, body, hup) in [
+        (
+            "SIGHUP every 100 ms for 10 s",
+            "rules:\n  - name: drop\n    watch: incoming\n    kick: public pickup W\n",
+            true,
+        ),
+        (
+            "drain_within: 1s, idle for 10 s",
+            "rules:\n  - name: drop\n    watch: incoming\n    drain_within: 1s\n    kick: public pickup W\n",
+            false,
+        ),
+    ] {
+        postkick_testkit::rules::write(&rules, &dir.config, body);
+        let daemon =
+            Daemon::start_with_program(program, &rules, &[], &tmp.path().join("daemon.log"));
+        std::thread::sleep(Duration::from_secs(2));
+        let kicks = pickup.received.count();
+        let share = core_share(daemon.pid(), 10, || {
+            if hup {
+                daemon.signal("HUP");
+            }
+        });
+        println!(
+            "100,000 files, {label}: {:.1}% of a core, {} kicks meanwhile, RSS {} KiB",
+            share * 100.0,
+            pickup.received.count() - kicks,
+            rss_kib(daemon.pid())
+        );
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "huge-directory") {
+        let program = args
+            .iter()
+            .position(|a| a == "--postkickd")
+            .and_then(|at| args.get(at + 1))
+            .map_or_else(postkick_testkit::daemon::binary, std::path::PathBuf::from);
+        huge_directory(&program);
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "crash") {
         let kills = args.get(at + 1).and_then(|s| s.parse().ok()).unwrap_or(200);
         let counts = postkick_testkit::crash::kill_at_random_moments(kills);
