@@ -320,12 +320,12 @@ pub(crate) async fn serve(
             }
             _ = metrics_tick.tick(), if settings.metrics_file.is_some() => {
                 if let Some(file) = settings.metrics_file.clone() {
-                    // showq may take seconds on a huge queue: the loop
-                    // goes on meanwhile.
+                    // showq may take seconds on a huge queue, and fsync
+                    // on a busy disk as long: the loop goes on meanwhile.
                     let observed = Arc::clone(&observed);
                     tokio::spawn(async move {
                         observed.queue.read().await;
-                        file.write(&observed);
+                        let _ = tokio::task::spawn_blocking(move || file.write(&observed)).await;
                     });
                 }
             }
