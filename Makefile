@@ -33,7 +33,9 @@ install: all
 		systemd/postkickd.service > $(DESTDIR)$(UNITDIR)/postkickd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml || \
-		install -m 0644 rules.example.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
+		install -m 0644 rules.default.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
+	install -d $(DESTDIR)$(PREFIX)/share/doc/postkick
+	install -m 0644 rules.example.yaml $(DESTDIR)$(PREFIX)/share/doc/postkick/
 	install -m 0644 man/postkick.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/postkick-rules.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/postkickd.8 $(DESTDIR)$(MANDIR)/man8/
@@ -42,4 +44,5 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/postkick $(DESTDIR)$(SBINDIR)/postkickd \
 		$(DESTDIR)$(UNITDIR)/postkickd.service \
 		$(DESTDIR)$(MANDIR)/man1/postkick.1 $(DESTDIR)$(MANDIR)/man5/postkick-rules.5 \
-		$(DESTDIR)$(MANDIR)/man8/postkickd.8
+		$(DESTDIR)$(MANDIR)/man8/postkickd.8 \
+		$(DESTDIR)$(PREFIX)/share/doc/postkick/rules.example.yaml

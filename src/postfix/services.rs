@@ -195,6 +195,9 @@ pub(crate) fn all() -> &'static [Service] {
 pub(crate) enum Effect {
     /// The server acts on it; the text says how.
     Acts(String),
+    /// The server acts on it, but only as it does by itself anyway: the
+    /// text says what it does and what would do what was likely meant.
+    Routine(String),
     /// The server accepts it and does nothing; the text says why.
     Ignored(String),
     /// The server logs this protocol error and does nothing else.
@@ -213,7 +216,7 @@ impl Effect {
 impl fmt::Display for Effect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Acts(what) => write!(f, "{what}"),
+            Self::Acts(what) | Self::Routine(what) => write!(f, "{what}"),
             Self::Ignored(why) => write!(f, "ignored: {why}"),
             Self::ProtocolError(log) => {
                 write!(
@@ -242,7 +245,13 @@ fn queue_manager_effect(request: &[u8]) -> Effect {
     if has(b'D') {
         actions.push("scan the deferred queue");
     }
-    let scans = has(b'W') || has(b'I') || has(b'D');
+    let scans_incoming = has(b'W') || has(b'I');
+    let scans = scans_incoming || has(b'D');
+    if has(b'D') && !has(b'A') && !scans_incoming {
+        return Effect::Routine(
+            "qmgr will scan the deferred queue for the messages whose retry time has come, which it does by itself every queue_run_delay (300s by default): nothing is retried sooner; to retry deferred mail now, use flush: all (what postqueue -f sends) or the request AD (A ignores the retry times)".to_owned(),
+        );
+    }
     match (scans, actions.is_empty()) {
         (true, _) => Effect::Acts(format!("qmgr will {}", actions.join(", then "))),
         (false, false) => Effect::Ignored(format!(
@@ -334,6 +343,14 @@ mod tests {
             )
         );
         assert!(effect("qmgr", "A").is_useless());
+        assert!(!effect("qmgr", "AD").is_useless());
+        assert!(!effect("qmgr", "DI").is_useless());
+        let lone = effect("qmgr", "D");
+        assert!(lone.is_useless());
+        assert!(
+            lone.to_string().contains("queue_run_delay") && lone.to_string().contains("flush: all"),
+            "{lone}"
+        );
         assert!(effect("qmgr", "refresh").is_useless());
     }
 

@@ -492,3 +492,24 @@ fn check_finds_a_metrics_file_that_cannot_be_written() {
     let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
     assert_eq!(status, 0, "{stderr}");
 }
+
+/// A lone `qmgr D` does only what qmgr does every queue_run_delay: check
+/// says so and names what retries deferred mail now.
+#[test]
+fn a_lone_qmgr_d_is_a_warning_that_names_what_does_the_job() {
+    let setup = Setup::new(
+        "rules:\n  - name: sweep\n    every: 15m\n    kick: public qmgr D\n  - name: retry\n    every: 1h\n    kick: public qmgr AD\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 0, "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("rule \"sweep\"")
+            && warnings[0].contains("queue_run_delay")
+            && warnings[0].contains("flush: all")
+            && warnings[0].contains("AD"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,7 @@
 //! the benchmarks.
 
 mod check;
+mod examples;
 mod faults;
 mod flush;
 mod hostile_paths;

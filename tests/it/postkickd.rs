@@ -473,7 +473,7 @@ fn demo_shows_kicks_arriving_without_a_mail_system() {
     assert_eq!(status, 0, "{stderr}");
     for line in [
         "endpoint public/flush received \"W\"",
-        "endpoint public/qmgr received \"D\"",
+        "endpoint public/qmgr received \"AD\"",
         "endpoint public/pickup received \"W\"",
         "endpoint public/flush received \"request=send_site site=example.com\"",
     ] {

@@ -23,7 +23,7 @@ const DEMO_RULES: &str = r#"rules:
     kick: public pickup W
   - name: deferred-every-2s
     every: 2s
-    kick: {class: public, service: qmgr, request: D}
+    kick: {class: public, service: qmgr, request: AD}
   - name: incoming-on-the-third-second
     cron: "*/3 * * * * *"
     kick: public qmgr I
