@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use postkick::postkickd::{self, LogFormat, RunOptions, StatusForm};
+use postkick::postkickd::{self, LogFormat, LogOptions, LogTarget, RunOptions, StatusForm};
 use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
@@ -21,6 +21,13 @@ struct Cli {
     /// The form of log lines: text for people, json for log shippers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Where log lines go: stderr (the journal under systemd) or syslog
+    /// (/dev/log, mail facility, beside Postfix's lines in mail.log).
+    #[arg(long, value_enum, default_value_t = LogTarget::Stderr, global = true)]
+    log_target: LogTarget,
+    /// The syslog daemon's socket, for --log-target syslog.
+    #[arg(long, default_value = postkickd::DEFAULT_SYSLOG_SOCKET, global = true)]
+    syslog_socket: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -119,6 +126,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let logging = LogOptions {
+        verbose: cli.verbose,
+        format: cli.log_format,
+        target: cli.log_target,
+        syslog_socket: cli.syslog_socket,
+    };
     let result = match cli.command {
         Command::Run {
             rules,
@@ -126,8 +139,7 @@ fn main() -> ExitCode {
             dry_run,
             control,
             state,
-        } => {
-            postkickd::init_logging(cli.verbose, cli.log_format);
+        } => postkickd::init_logging(&logging).and_then(|()| {
             postkickd::run(&RunOptions {
                 rules_path: rules,
                 config_directory,
@@ -135,7 +147,7 @@ fn main() -> ExitCode {
                 control,
                 state,
             })
-        }
+        }),
         Command::Status {
             rule,
             json,
@@ -153,8 +165,7 @@ fn main() -> ExitCode {
         }
         Command::Kick { rule, control } => postkickd::kick(&control, &rule),
         Command::Demo { seconds } => {
-            postkickd::init_logging(cli.verbose, cli.log_format);
-            postkickd::demo(seconds)
+            postkickd::init_logging(&logging).and_then(|()| postkickd::demo(seconds))
         }
         Command::Endpoints { dir, rules } => postkickd::endpoints(&dir, rules.as_deref()),
         Command::Check {

@@ -43,6 +43,14 @@ pub enum DaemonError {
         /// Why not.
         source: std::io::Error,
     },
+    /// `--log-target syslog` and no syslog socket to write to.
+    #[error("cannot log to syslog through {path}: {}: start a syslog daemon (rsyslog), or log to standard error (--log-target stderr)", crate::sys::io_error_text(source))]
+    Syslog {
+        /// The socket.
+        path: String,
+        /// Why not.
+        source: std::io::Error,
+    },
     /// The running daemon cannot be asked.
     #[error("cannot reach postkickd at {path}: {}: is it running (systemctl status postkickd), and are you root or in group postfix?", crate::sys::io_error_text(source))]
     Control {

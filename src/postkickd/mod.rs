@@ -32,5 +32,5 @@ pub use commands::{check, demo, endpoints, kick, next, reload, status, StatusFor
 pub use control::DEFAULT_CONTROL_PATH;
 pub use engine::{run, RunOptions};
 pub use error::{exit, DaemonError};
-pub use logging::{init as init_logging, LogFormat};
+pub use logging::{init as init_logging, LogFormat, LogOptions, LogTarget, DEFAULT_SYSLOG_SOCKET};
 pub use sources::files::WatchError;

@@ -8,6 +8,7 @@ mod examples;
 mod faults;
 mod flush;
 mod hostile_paths;
+mod logs;
 mod postkick;
 mod postkickd;
 mod properties;

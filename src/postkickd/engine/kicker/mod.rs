@@ -141,20 +141,21 @@ async fn kick(
 ) -> Option<Outcome> {
     use tracing::Instrument;
     let rule = &planned.rule;
-    // Every line of this kick carries the rule, its trigger, its target and
-    // what raised it.
+    // Every line of this kick carries the rule, its trigger, its action and
+    // what raised it, as fields for queries; its words say them too.
+    // (`action`, not `target`: journald's own TARGET is the log's source.)
     let cause = stats.last_cause();
     let span = tracing::info_span!(
         "kick",
         rule = %rule.name,
         trigger = %rule.trigger.kind(),
-        target = %rule.action,
+        action = %rule.action,
         cause = %cause
     );
     let at = jiff::Timestamp::now();
     let started = Instant::now();
     stats.started();
-    let done = attempts(planned, dry_run, stats, stopping)
+    let done = attempts(planned, &cause, dry_run, stats, stopping)
         .instrument(span)
         .await;
     match done.outcome {
@@ -276,14 +277,21 @@ fn answer_hint(outcome: Outcome) -> Option<&'static str> {
     }
 }
 
+/// A duration in milliseconds, to the microsecond, as a JSON number.
+fn milliseconds(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
 async fn attempts(
     planned: &PlannedRule,
+    cause: &str,
     dry_run: bool,
     stats: &RuleStats,
     stopping: impl std::future::Future<Output = ()>,
 ) -> Attempts {
+    let what = format!("{}: {}", planned.rule.name, planned.rule.action);
     if dry_run {
-        tracing::info!(outcome = %"dry-run", "kick not sent (dry run)");
+        tracing::info!(outcome = %"dry-run", "{what} not sent (dry run; cause: {cause})");
         return Attempts {
             outcome: Some(Outcome::DryRun),
             count: 0,
@@ -293,7 +301,7 @@ async fn attempts(
     let rule = &planned.rule;
     tokio::pin!(stopping);
     let started = Instant::now();
-    let elapsed_ms = || format!("{:.3}", started.elapsed().as_secs_f64() * 1e3);
+    let elapsed_ms = || milliseconds(started.elapsed());
     let mut attempt_number = 0;
     loop {
         attempt_number += 1;
@@ -302,21 +310,40 @@ async fn attempts(
                 let outcome = done.outcome.as_str();
                 let server = done.servers.join(", ");
                 let answered = done.outcome.is_answer();
-                let (message, hint) = if answered {
-                    ("flush answered", answer_hint(done.outcome))
+                let (verb, hint) = if answered {
+                    ("answered ", answer_hint(done.outcome))
                 } else {
-                    ("kick delivered", None)
+                    ("", None)
                 };
+                let ms = elapsed_ms();
+                let message = format!("{what} {verb}{outcome} in {ms} ms (cause: {cause})");
+                let bytes = done.bytes as u64;
                 if let Some(hint) = hint {
-                    tracing::error!(outcome, attempt = attempt_number, hint, elapsed_ms = %elapsed_ms(), "{message} {outcome}: {hint}");
+                    tracing::error!(
+                        outcome,
+                        attempt = attempt_number,
+                        hint,
+                        elapsed_ms = ms,
+                        "{what} answered {outcome}: {hint} (cause: {cause})"
+                    );
                 } else if answered && rule.quiet {
-                    tracing::debug!(outcome, attempt = attempt_number, elapsed_ms = %elapsed_ms(), "{message}");
+                    tracing::debug!(
+                        outcome,
+                        attempt = attempt_number,
+                        elapsed_ms = ms,
+                        "{message}"
+                    );
                 } else if answered {
-                    tracing::info!(outcome, attempt = attempt_number, elapsed_ms = %elapsed_ms(), "{message}");
+                    tracing::info!(
+                        outcome,
+                        attempt = attempt_number,
+                        elapsed_ms = ms,
+                        "{message}"
+                    );
                 } else if rule.quiet {
-                    tracing::debug!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
+                    tracing::debug!(outcome, attempt = attempt_number, bytes, server = %server, elapsed_ms = ms, "{message}");
                 } else {
-                    tracing::info!(outcome, attempt = attempt_number, bytes = done.bytes, server = %server, elapsed_ms = %elapsed_ms(), "{message}");
+                    tracing::info!(outcome, attempt = attempt_number, bytes, server = %server, elapsed_ms = ms, "{message}");
                 }
                 return Attempts {
                     outcome: Some(done.outcome),
@@ -330,8 +357,10 @@ async fn attempts(
                     outcome = %"retrying",
                     attempt = attempt_number,
                     error = %err,
-                    retry_in_ms = delay.as_millis(),
-                    "kick failed: {err}; retrying"
+                    retry_in_ms = milliseconds(delay),
+                    "{what} failed: {err}; retrying in {} (attempt {attempt_number} of {}; cause: {cause})",
+                    crate::rules::display_duration(delay),
+                    rule.retry.attempts
                 );
                 stats.retrying();
                 tokio::select! {
@@ -355,8 +384,13 @@ async fn attempts(
                     attempts = attempt_number,
                     error = %err,
                     hint = %err.hint(),
-                    elapsed_ms = %elapsed_ms(),
-                    "kick failed: {err}: {}",
+                    elapsed_ms = elapsed_ms(),
+                    "{what} failed{}: {err}: {} (cause: {cause})",
+                    if attempt_number > 1 {
+                        format!(" after {attempt_number} attempts")
+                    } else {
+                        String::new()
+                    },
                     err.hint()
                 );
                 return Attempts {
