@@ -53,7 +53,7 @@ enum Command {
         #[arg(long)]
         state: Option<PathBuf>,
     },
-    /// Ask the running daemon what each rule did and will do; exit 1 while a rule is failing.
+    /// Ask the running daemon what each rule did and will do; exit 0 ok, 1 warning, 2 critical, 3 unknown.
     Status {
         /// Only this rule.
         rule: Option<String>,

@@ -70,9 +70,14 @@ pub enum DaemonError {
     /// The daemon answered with an error.
     #[error("{0}")]
     Answer(String),
-    /// `status`: rules whose last kick failed.
-    #[error("failing: {}", .0.join(", "))]
-    Failing(Vec<String>),
+    /// `status`: what needs attention, worst first, one line each.
+    #[error("{}", .reasons.iter().map(|(level, reason)| format!("{}: {reason}", level.as_str())).collect::<Vec<_>>().join("\n"))]
+    Attention {
+        /// The worst level found.
+        level: Attention,
+        /// Each finding with its level.
+        reasons: Vec<(Attention, String)>,
+    },
     /// `check` found what would make `run` fail.
     #[error("{path}: {errors} error{}: postkickd run would fail", if *errors == 1 { "" } else { "s" })]
     Check {
@@ -113,6 +118,39 @@ pub enum DaemonError {
     },
 }
 
+/// How much a `status` finding needs attention, as monitoring-plugins
+/// name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attention {
+    /// Something to look at; kicks still go out (a refused reload).
+    Warning,
+    /// Mail may not be moving: a rule failing, a directory not draining,
+    /// the daemon not running or not answering.
+    Critical,
+    /// The daemon's answer could not be understood.
+    Unknown,
+}
+
+impl Attention {
+    /// `WARNING`, `CRITICAL` or `UNKNOWN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "WARNING",
+            Self::Critical => "CRITICAL",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The exit status monitoring reads: 1, 2 or 3.
+    fn code(self) -> u8 {
+        match self {
+            Self::Warning => 1,
+            Self::Critical => 2,
+            Self::Unknown => 3,
+        }
+    }
+}
+
 impl DaemonError {
     /// Wraps an I/O error from setting up `what`.
     pub(crate) fn setup(what: &'static str) -> impl Fn(std::io::Error) -> DaemonError {
@@ -147,5 +185,8 @@ pub fn exit(result: Result<(), DaemonError>) -> Exit {
         let _ = writeln!(stderr, "{priority}{prefix}{line}");
     }
     let _ = stderr.flush();
-    Exit::Failure
+    match err {
+        DaemonError::Attention { level, .. } => Exit::Attention(level.code()),
+        _ => Exit::Failure,
+    }
 }

@@ -322,7 +322,7 @@ fn a_failing_flush_service_is_retried_and_a_bad_request_is_not() {
     let control_arg = control.as_str();
     daemon.wait_for_event("outcome", "bad", 1, LIMIT);
     let (status, _, stderr) = postkickd(&["status", "--control", control_arg]);
-    assert_eq!(status, 1, "a rule answered bad is failing: {stderr}");
+    assert_eq!(status, 2, "a rule answered bad is failing: {stderr}");
     assert_eq!(
         daemon.count_where("outcome", "retrying"),
         0,

@@ -30,7 +30,8 @@ fn kick_lines_say_rule_action_outcome_and_cause_in_words() {
     let failed = &daemon.events_where("outcome", "failed")[0];
     let message = failed.get("message").expect("a message");
     assert!(
-        message.starts_with("nowhere: public/nosuch \"W\" failed: ") && message.contains("(cause: "),
+        message.starts_with("nowhere: public/nosuch \"W\" failed: ")
+            && message.contains("(cause: "),
         "{message}"
     );
     // Numbers are JSON numbers, and the action is not called "target"

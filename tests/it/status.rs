@@ -19,7 +19,7 @@ fn rule<'s>(status: &'s Value, name: &str) -> &'s Value {
 }
 
 #[test]
-fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing() {
+fn status_shows_delivered_failed_and_a_refused_reload_and_exits_2_while_failing() {
     let setup = Setup::new(
         "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    kick: public qmgr I\n  - name: bad\n    every: 1h\n    on_start: true\n    kick: public nothere W\n",
     );
@@ -32,8 +32,13 @@ fn status_shows_delivered_failed_and_a_refused_reload_and_exits_1_while_failing(
     daemon.signal("HUP");
     daemon.wait_for_event("event", "reload_refused", 1, Duration::from_secs(10));
     let (status, stdout, stderr) = postkickd(&["status", "--json", "--control", control_arg]);
-    assert_eq!(status, 1, "{stderr}");
-    assert!(stderr.contains("failing: bad"), "{stderr}");
+    assert_eq!(status, 2, "a failing rule is critical: {stderr}");
+    assert!(
+        stderr.contains("postkickd: CRITICAL: rule bad is failing")
+            && stderr.contains("postkickd: WARNING: the last reload")
+            && stderr.find("CRITICAL") < stderr.find("WARNING"),
+        "{stderr}"
+    );
     let document: Value = serde_json::from_str(&stdout).expect("JSON");
     let good = rule(&document, "good");
     assert_eq!(good["last_kick"]["outcome"], "delivered");
@@ -502,12 +507,55 @@ fn a_silent_daemon_is_reported_as_silent() {
     let _silent = HoldingServer::start(&control, Duration::from_secs(60));
     let started = std::time::Instant::now();
     let (status, _, stderr) = postkickd(&["status", "--control", control.to_str().expect("utf8")]);
-    assert_eq!(status, 1, "{stderr}");
+    assert_eq!(status, 2, "a silent daemon is critical: {stderr}");
     assert!(stderr.contains("sent no answer within 10 s"), "{stderr}");
     assert!(!stderr.contains("is it running"), "{stderr}");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// `status` exits as monitoring-plugins' checks do: 0 when all is well, 1
+/// after a refused reload (the old rules run on), 2 while a directory
+/// holds files past drain_within or nothing answers, each reason on
+/// stderr.
+#[test]
+fn status_exits_as_monitoring_reads_it() {
+    let (setup, watched, _pickup) = Setup::watching_incoming();
+    setup.write_rules(
+        "rules:\n  - name: drop\n    watch: incoming\n    drain_within: 300ms\n    kick: public pickup W\n",
+    );
+    let (daemon, control) = setup.start_with_control();
+    let (status, _, stderr) = postkickd(&["status", "--control", &control]);
+    assert_eq!((status, stderr.as_str()), (0, ""));
+
+    setup.write_rules("rules:\n  - name: broken\n    every: never\n    kick: public qmgr I\n");
+    daemon.signal("HUP");
+    daemon.wait_for_event("event", "reload_refused", 1, Duration::from_secs(10));
+    let (status, _, stderr) = postkickd(&["status", "--control", &control]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.starts_with("postkickd: WARNING: the last reload") && stderr.contains("still run"),
+        "{stderr}"
+    );
+
+    // pickup (a fake) takes nothing: the file stays past drain_within.
+    std::fs::write(watched.join("stuck"), "x").expect("drop");
+    daemon.wait_for_event("event", "not_draining", 1, Duration::from_secs(10));
+    let (status, _, stderr) = postkickd(&["status", "--json", "--control", &control]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains("CRITICAL: rule drop: 1 file waiting past drain_within"),
+        "{stderr}"
+    );
+
+    drop(daemon);
+    let (status, _, stderr) = postkickd(&["status", "--control", &control]);
+    assert_eq!(status, 2, "no daemon is critical: {stderr}");
+    assert!(
+        stderr.contains("CRITICAL: cannot reach postkickd"),
+        "{stderr}"
     );
 }

@@ -100,17 +100,6 @@ pub(crate) struct StatusDocument {
     pub rules: Vec<RuleDocument>,
 }
 
-impl StatusDocument {
-    /// The names of the rules whose last kick failed.
-    pub(crate) fn failing(&self) -> Vec<String> {
-        self.rules
-            .iter()
-            .filter(|r| r.counters.failing())
-            .map(|r| r.name.clone())
-            .collect()
-    }
-}
-
 /// Reloads taken and refused.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub(crate) struct Reloads {

@@ -313,7 +313,7 @@ pub(crate) async fn serve(
         tokio::select! {
             _ = user1.recv() => {
                 if let Ok(status) = observed.document(None) {
-                    for line in render::table(&status).lines() {
+                    for line in render::table(&status, jiff::Timestamp::now()).lines() {
                         tracing::info!(event = "status", "{line}");
                     }
                 }

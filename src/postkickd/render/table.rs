@@ -29,10 +29,11 @@ fn age_text(seconds: i64) -> String {
     }
 }
 
-/// The queue line: `queue: N messages: maildrop 0, ...`.
-fn queue_line(queue: &QueueDocument) -> String {
+/// The queue line: `queue: N messages: maildrop 0, ... (read 3s ago)`.
+fn queue_line(queue: &QueueDocument, now: Timestamp) -> String {
+    let ago = age_text((now.as_second() - queue.read_at.as_second()).max(0));
     if let Some(error) = &queue.error {
-        return format!("queue: not read: {error}");
+        return format!("queue: not read {ago} ago: {error}");
     }
     let counts: Vec<String> = queue
         .queues
@@ -43,15 +44,15 @@ fn queue_line(queue: &QueueDocument) -> String {
         })
         .collect();
     format!(
-        "queue: {}{} messages: {}",
+        "queue: {}{} messages: {} (read {ago} ago)",
         if queue.complete { "" } else { "at least " },
         queue.messages.unwrap_or_default(),
         counts.join(", ")
     )
 }
 
-/// The status document as a table for people.
-pub(crate) fn table(status: &StatusDocument) -> String {
+/// The status document as a table for people, ages counted to `now`.
+pub(crate) fn table(status: &StatusDocument, now: Timestamp) -> String {
     let mut rows = vec![[
         "RULE",
         "TRIGGER",
@@ -94,7 +95,7 @@ pub(crate) fn table(status: &StatusDocument) -> String {
         status.queue_directory,
     );
     if let Some(queue) = &status.queue {
-        let _ = writeln!(out, "{}", queue_line(queue));
+        let _ = writeln!(out, "{}", queue_line(queue, now));
     }
     if let Some(reload) = status
         .last_reload
