@@ -97,7 +97,7 @@ fn findings(status: &StatusDocument) -> Vec<(Attention, String)> {
             ),
         ));
     }
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|(level, _)| std::cmp::Reverse(*level));
     found
 }
 
