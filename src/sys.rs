@@ -107,20 +107,14 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
     unsafe { std::mem::zeroed() }
 }
 
-/// Gives `path` to group `group` if there is such a group and this
-/// process may (it is a member, or root); otherwise leaves it.
-pub(crate) fn give_to_group(path: &std::path::Path, group: &str) {
-    use std::os::unix::ffi::OsStrExt;
-    let (Ok(name), Ok(c_path)) = (
-        std::ffi::CString::new(group),
-        std::ffi::CString::new(path.as_os_str().as_bytes()),
-    ) else {
-        return;
-    };
+/// The id of group `group`; `NotFound` when there is none.
+fn group_id(group: &str) -> std::io::Result<libc::gid_t> {
+    let name = std::ffi::CString::new(group)
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: group is plain old data; all-zero is valid and getgrnam_r
     // overwrites it.
     let mut entry: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut buf = vec![0 as libc::c_char; 16384];
     let mut found: *mut libc::group = std::ptr::null_mut();
     // SAFETY: name is NUL-terminated; entry, buf and found are valid and
     // writable for the call, buf's length is passed.
@@ -133,11 +127,41 @@ pub(crate) fn give_to_group(path: &std::path::Path, group: &str) {
             &mut found,
         )
     };
-    if rc != 0 || found.is_null() {
-        return;
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc));
     }
-    // SAFETY: c_path is NUL-terminated; uid -1 (as uid_t) leaves the owner.
-    let _ = unsafe { libc::chown(c_path.as_ptr(), libc::uid_t::MAX, entry.gr_gid) };
+    if found.is_null() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("there is no group {group}"),
+        ));
+    }
+    Ok(entry.gr_gid)
+}
+
+/// The name of group `gid`, or the number when it has none.
+pub(crate) fn group_name(gid: u32) -> String {
+    // SAFETY: group is plain old data; all-zero is valid and getgrgid_r
+    // overwrites it.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: entry, buf and found are valid and writable for the call,
+    // buf's length is passed.
+    let rc = unsafe { libc::getgrgid_r(gid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || entry.gr_name.is_null() {
+        return gid.to_string();
+    }
+    // SAFETY: getgrgid_r found the group: gr_name points at a
+    // NUL-terminated string inside buf, which lives until the end here.
+    unsafe { std::ffi::CStr::from_ptr(entry.gr_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Gives `path` to group `group`: this process must be root or a member.
+pub(crate) fn give_to_group(path: &std::path::Path, group: &str) -> std::io::Result<()> {
+    std::os::unix::fs::chown(path, None, Some(group_id(group)?))
 }
 
 /// Sends `SIGHUP` to process `pid`.

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use postkick::postkickd::{self, LogFormat, LogOptions, LogTarget, RunOptions, StatusForm};
+use postkick::postkickd::{
+    self, LogFormat, LogOptions, LogTarget, ReloadTarget, RunOptions, StatusForm,
+};
 use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
@@ -45,11 +47,14 @@ enum Command {
         /// Log the kicks that would be sent, and send none.
         #[arg(long)]
         dry_run: bool,
-        /// The control socket (default: /run/postkickd/control, when that directory exists).
+        /// The control socket (default: /run/postkickd/control; the directory is made if missing).
         #[arg(long)]
         control: Option<PathBuf>,
+        /// The control socket's group (default: the daemon's own, postdrop under the unit).
+        #[arg(long, value_name = "GROUP")]
+        control_group: Option<String>,
         /// The state file: last fires, for catch_up and intervals across restarts
-        /// (default: /var/lib/postkick/state, when that directory exists).
+        /// (default: /var/lib/postkick/state; the directory is made if missing).
         #[arg(long)]
         state: Option<PathBuf>,
     },
@@ -84,17 +89,20 @@ enum Command {
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
-    /// Check the rules file, then make the daemon PID reload it (systemd's ExecReload=).
+    /// Check the rules file, then make the daemon reload it: through its control socket, or by SIGHUP to --pid (systemd's ExecReload=).
     Reload {
-        /// The rules file.
-        #[arg(long, default_value = DEFAULT_RULES_PATH)]
-        rules: PathBuf,
+        /// The rules file (default: the daemon's own; with --pid, /etc/postkick/rules.yaml).
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Postfix configuration directory (overrides the rules file's).
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
-        /// The daemon's process id ($MAINPID).
-        #[arg(long)]
-        pid: i32,
+        /// Signal this process ($MAINPID) instead of asking over the control socket.
+        #[arg(long, conflicts_with = "control")]
+        pid: Option<i32>,
+        /// The daemon's control socket.
+        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
+        control: PathBuf,
     },
     /// Show the daemon at work on a throw-away test queue: no mail system needed.
     Demo {
@@ -138,6 +146,7 @@ fn main() -> ExitCode {
             config_directory,
             dry_run,
             control,
+            control_group,
             state,
         } => postkickd::init_logging(&logging).and_then(|()| {
             postkickd::run(&RunOptions {
@@ -146,6 +155,7 @@ fn main() -> ExitCode {
                 dry_run,
                 control,
                 state,
+                control_group,
             })
         }),
         Command::Status {
@@ -176,7 +186,12 @@ fn main() -> ExitCode {
             rules,
             config_directory,
             pid,
-        } => postkickd::reload(&rules, config_directory.as_deref(), pid),
+            control,
+        } => postkickd::reload(
+            rules.as_deref(),
+            config_directory.as_deref(),
+            &pid.map_or(ReloadTarget::Control(control), ReloadTarget::Pid),
+        ),
         Command::Next {
             rules,
             count,

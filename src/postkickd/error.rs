@@ -52,7 +52,11 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     /// The running daemon cannot be asked.
-    #[error("cannot reach postkickd at {path}: {}: is it running (systemctl status postkickd), and are you root or in group postfix?", crate::sys::io_error_text(source))]
+    #[error(
+        "cannot reach postkickd at {path}: {}{}",
+        crate::sys::io_error_text(source),
+        control_advice(path, source)
+    )]
     Control {
         /// The control socket.
         path: String,
@@ -92,6 +96,31 @@ pub enum DaemonError {
         /// The control socket.
         path: String,
     },
+    /// `--control-group` could not be given the socket.
+    #[error("cannot give the control socket {path} to group {group}: {}: {}", crate::sys::io_error_text(source), if source.kind() == std::io::ErrorKind::NotFound { "create the group (groupadd --system GROUP) or name another with --control-group".to_owned() } else { format!("postkickd must run as root or as a member of {group} (under systemd, Group={group}: PrivateUsers=yes maps no supplementary group)") })]
+    ControlGroup {
+        /// The control socket.
+        path: String,
+        /// The group asked for.
+        group: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// A directory the daemon keeps its files in is missing and cannot be
+    /// made.
+    #[error("cannot create {path} for the {what}: {}: create it (install -d -m {mode} -o postfix -g postdrop {path}), run postkickd as root once, or give {option} PATH", crate::sys::io_error_text(source))]
+    Directory {
+        /// The directory.
+        path: String,
+        /// What it is for: `control socket`, `state file`.
+        what: &'static str,
+        /// The mode it is made with, as install(1) takes it.
+        mode: &'static str,
+        /// The option that names another place.
+        option: &'static str,
+        /// Why not.
+        source: std::io::Error,
+    },
     /// Something other than a socket is at the control socket's path.
     #[error("{path} is a {what}, not a control socket, and is left alone: remove it, or give --control another path")]
     ControlNotSocket {
@@ -116,6 +145,24 @@ pub enum DaemonError {
         /// The system's error.
         source: std::io::Error,
     },
+}
+
+/// What to do when the control socket cannot be reached: who may use it
+/// when permission is denied (its group, as the socket says), else
+/// whether the daemon runs.
+fn control_advice(path: &str, source: &std::io::Error) -> String {
+    use std::os::unix::fs::MetadataExt;
+    if source.kind() != std::io::ErrorKind::PermissionDenied {
+        return ": is it running (systemctl status postkickd)?".to_owned();
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) => format!(
+            ": only root and group {} may ask: run as root, or add this user to that group",
+            crate::sys::group_name(meta.gid())
+        ),
+        Err(_) => ": run as root, or as a member of the socket's group (postdrop under the unit)"
+            .to_owned(),
+    }
 }
 
 /// How much a `status` finding needs attention, as monitoring-plugins

@@ -321,6 +321,10 @@ fn run_refuses_to_start_with_a_watch_it_cannot_set_up() {
     let output = Command::new(&wrapper)
         .args(["run", "--rules"])
         .arg(&setup.rules)
+        .args(postkick_testkit::daemon::own_files(
+            &setup.dir.root.join("nobody.log"),
+            &[],
+        ))
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);

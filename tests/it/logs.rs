@@ -7,7 +7,7 @@ use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use postkick_testkit::daemon::binary;
+use postkick_testkit::daemon::{binary, own_files};
 use postkick_testkit::rules::Setup;
 use postkick_testkit::wait_for;
 
@@ -63,6 +63,7 @@ fn syslog_target_writes_mail_facility_lines_tagged_with_the_pid() {
         .arg(&socket_path)
         .arg("--rules")
         .arg(&setup.rules)
+        .args(own_files(&setup.dir.root.join("syslog"), &[]))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -114,6 +115,7 @@ fn syslog_target_without_a_syslog_daemon_is_refused_with_the_fix() {
         .arg(&missing)
         .arg("--rules")
         .arg(&setup.rules)
+        .args(own_files(&setup.dir.root.join("syslog"), &[]))
         .output()
         .expect("run");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -14,6 +14,7 @@ mod postkickd;
 mod properties;
 mod reloads;
 mod service;
+mod standalone;
 mod status;
 mod watch;
 mod zones;

@@ -258,6 +258,7 @@ fn a_file_name_cannot_forge_a_text_log_line() {
     let mut daemon = std::process::Command::new(postkick_testkit::daemon::binary())
         .args(["run", "-v", "--rules"])
         .arg(&setup.rules)
+        .args(postkick_testkit::daemon::own_files(&log, &[]))
         .env_remove("JOURNAL_STREAM")
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()

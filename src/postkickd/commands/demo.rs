@@ -71,6 +71,7 @@ pub fn demo(seconds: u64) -> Result<(), DaemonError> {
             dry_run: false,
             control: Some(dir.join("control")),
             state: Some(dir.join("state")),
+            control_group: None,
         };
         let dropper = async {
             for n in 1.. {

@@ -1,5 +1,5 @@
 //! The commands beside `run`: `check` and `next` read and report, `reload`
-//! checks and then signals the daemon, `status` and `kick` ask it, `demo`
+//! checks and then signals or asks the daemon, `status` and `kick` ask it, `demo`
 //! and `endpoints` run the daemon against a throw-away test queue.
 //!
 //! None of them sends a kick to a real Postfix or changes a file outside
@@ -17,5 +17,5 @@ pub use check::check;
 pub use demo::{demo, endpoints};
 pub use kick::kick;
 pub use next::next;
-pub use reload::reload;
+pub use reload::{reload, ReloadTarget};
 pub use status::{status, StatusForm};

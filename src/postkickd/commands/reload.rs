@@ -1,24 +1,65 @@
-//! `postkickd reload`: what the unit's `ExecReload=` runs. It checks the
-//! rules file as `check` does, so that an invalid file fails the reload
-//! (and the old rules keep running) instead of being refused quietly, then
-//! sends `SIGHUP` to the daemon. The process it signals must be a
+//! `postkickd reload`: what the unit's `ExecReload=` runs, and what an
+//! administrator runs anywhere else. It checks the rules file as `check`
+//! does, so that an invalid file fails the reload (and the old rules keep
+//! running) instead of being refused quietly. Then, with `--pid` (the
+//! unit's `$MAINPID`), it sends `SIGHUP`; the process it signals must be a
 //! postkickd: a pid of 0 or below (a process group) is refused, and so is
-//! a process whose executable is anything else.
+//! a process whose executable is anything else. Without `--pid` it finds
+//! the daemon through its control socket, checks the rules file that
+//! daemon runs, asks it to reload and prints what runs now, or why the
+//! reload was refused: no pid file, no init system needed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::check::check;
+use crate::postkickd::control::client::ask_for;
+use crate::postkickd::control::protocol::{ReloadAnswer, Request, StatusDocument};
 use crate::postkickd::error::DaemonError;
+use crate::postkickd::output::outln;
 
-/// Checks the rules file, then asks the daemon `pid` to reload it.
+/// Which daemon to reload, and how to reach it.
+#[derive(Debug, Clone)]
+pub enum ReloadTarget {
+    /// Signal this process (systemd's `$MAINPID`).
+    Pid(i32),
+    /// Ask the daemon that answers on this control socket.
+    Control(PathBuf),
+}
+
+/// Checks the rules file, then makes the daemon reload it. `rules_path`
+/// defaults to the daemon's own (asked over the socket) or, with a pid,
+/// to /etc/postkick/rules.yaml.
 pub fn reload(
-    rules_path: &Path,
+    rules_path: Option<&Path>,
     config_directory: Option<&Path>,
-    pid: i32,
+    target: &ReloadTarget,
 ) -> Result<(), DaemonError> {
-    check(rules_path, config_directory, 0)?;
-    is_postkickd(pid).map_err(|why| DaemonError::NotTheDaemon { pid, why })?;
-    crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))
+    match target {
+        ReloadTarget::Pid(pid) => {
+            let pid = *pid;
+            let rules = rules_path.unwrap_or(Path::new(crate::rules::DEFAULT_RULES_PATH));
+            check(rules, config_directory, 0)?;
+            is_postkickd(pid).map_err(|why| DaemonError::NotTheDaemon { pid, why })?;
+            crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))
+        }
+        ReloadTarget::Control(control) => {
+            let (status, _) = ask_for::<StatusDocument>(control, &Request::Status { rule: None })?;
+            let running = PathBuf::from(&status.rules_file);
+            if let Some(given) = rules_path.filter(|given| *given != running) {
+                return Err(DaemonError::Answer(format!(
+                    "the daemon at {} runs {}, not {}: it reloads its own file (omit --rules), or give --control the socket of the daemon that runs {}",
+                    control.display(),
+                    running.display(),
+                    given.display(),
+                    given.display()
+                )));
+            }
+            check(&running, config_directory, 0)?;
+            let (answer, _) = ask_for::<ReloadAnswer>(control, &Request::Reload)?;
+            outln!("reloaded: {}", answer.reloaded);
+            Ok(())
+        }
+    }
 }
 
 /// Whether process `pid` runs a postkickd executable (an upgraded one

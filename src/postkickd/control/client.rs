@@ -30,6 +30,7 @@ fn answer_within(request: &Request) -> Duration {
     match request {
         Request::Kick { .. } => KICK_WAIT + MARGIN,
         Request::Status { .. } | Request::Metrics => queue::READ_TIMEOUT + MARGIN,
+        Request::Reload => super::server::RELOAD_WAIT + MARGIN,
     }
 }
 

@@ -28,11 +28,14 @@ pub(crate) enum Request {
     Metrics,
     /// `kick RULE`: fire a rule now and answer with its kick.
     Kick { rule: String },
+    /// `reload`: read the rules file again (as SIGHUP does) and answer
+    /// with the outcome.
+    Reload,
 }
 
 /// A request line that is none of the [`Request`]s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown request: send status [RULE], metrics or kick RULE")]
+#[error("unknown request: send status [RULE], metrics, kick RULE or reload")]
 pub(crate) struct UnknownRequest;
 
 impl std::str::FromStr for Request {
@@ -48,6 +51,7 @@ impl std::str::FromStr for Request {
             (Some("kick"), Some(rule)) => Request::Kick {
                 rule: rule.to_owned(),
             },
+            (Some("reload"), None) => Request::Reload,
             _ => return Err(UnknownRequest),
         };
         match words.next() {
@@ -64,6 +68,7 @@ impl fmt::Display for Request {
             Self::Status { rule: Some(rule) } => write!(f, "status {rule}"),
             Self::Metrics => f.write_str("metrics"),
             Self::Kick { rule } => write!(f, "kick {rule}"),
+            Self::Reload => f.write_str("reload"),
         }
     }
 }
@@ -158,6 +163,13 @@ pub(crate) struct KickDocument {
     pub error: Option<String>,
 }
 
+/// The answer to `reload` that was taken: what runs now.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReloadAnswer {
+    pub reloaded: String,
+}
+
 /// The answer to `kick RULE`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct KickAnswer {
@@ -214,7 +226,7 @@ mod tests {
 
     #[test]
     fn requests_print_as_they_parse() {
-        for line in ["status", "status x-1", "metrics", "kick x-1"] {
+        for line in ["status", "status x-1", "metrics", "kick x-1", "reload"] {
             let request: Request = line.parse().expect(line);
             assert_eq!(request.to_string(), line);
         }
@@ -223,7 +235,7 @@ mod tests {
             "status a b",
             "kick",
             "metrics now",
-            "reload",
+            "reload now",
             "kick a b",
         ] {
             assert_eq!(line.parse::<Request>(), Err(UnknownRequest), "{line:?}");

@@ -1,11 +1,12 @@
 //! The control socket: asking the running daemon what it did and will do.
 //!
 //! A UNIX-domain stream socket (`/run/postkickd/control` under the unit,
-//! `--control PATH` otherwise), mode 0660 in a directory only the service
-//! user and root reach, group `postfix` when there is one. A client sends
-//! one line of at most 256 bytes within two seconds: `status`, `status
-//! RULE`, `metrics` or `kick RULE`; it gets one answer (JSON, or the
-//! metrics text) and the connection is closed. Anything else, too long or
+//! `--control PATH` otherwise), mode 0660, in the daemon's own group
+//! (postdrop under the unit) or the one `--control-group` names, which
+//! must then take it. A client sends one line of at most 256 bytes within
+//! two seconds: `status`, `status RULE`, `metrics`, `kick RULE` or
+//! `reload`; it gets one answer (JSON, or the metrics text) and the
+//! connection is closed. Anything else, too long or
 //! too slow, gets `{"error": ...}`.
 //!
 //! No client can hold the daemon: at most [`MAX_CLIENTS`] are served at
@@ -31,7 +32,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::observed::Observed;
-use super::protocol::{ErrorAnswer, KickAnswer, KickDocument, Request, MAX_REQUEST};
+use super::protocol::{ErrorAnswer, KickAnswer, KickDocument, ReloadAnswer, Request, MAX_REQUEST};
 use crate::postkickd::error::DaemonError;
 use crate::postkickd::render;
 
@@ -47,6 +48,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long `kick RULE` waits for the kick's end.
 pub(crate) const KICK_WAIT: Duration = Duration::from_secs(120);
+/// The longest a `reload` request waits for the daemon's loop to reload.
+pub(crate) const RELOAD_WAIT: Duration = Duration::from_secs(30);
+
+/// A client's `reload`, handed to the daemon's loop, which reloads as at
+/// SIGHUP and sends back what runs now, or why the reload was refused.
+pub(crate) type ReloadAsked = tokio::sync::oneshot::Sender<Result<String, String>>;
 
 /// The control socket's path, as this daemon made it: removed when
 /// dropped (at stop), if the path still names the very socket it made.
@@ -70,7 +77,10 @@ impl Drop for OwnedSocket {
 /// Binds the control socket at `path`. A stale socket there (nobody
 /// answers) is replaced; a live one is another daemon's and is refused;
 /// anything that is not a socket is never touched.
-pub(crate) fn bind(path: &Path) -> Result<(UnixListener, OwnedSocket), DaemonError> {
+pub(crate) fn bind(
+    path: &Path,
+    group: Option<&str>,
+) -> Result<(UnixListener, OwnedSocket), DaemonError> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
     let setup = DaemonError::setup("the control socket");
     let shown = || path.display().to_string();
@@ -109,12 +119,22 @@ pub(crate) fn bind(path: &Path) -> Result<(UnixListener, OwnedSocket), DaemonErr
         id: (meta.dev(), meta.ino()),
     };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(&setup)?;
-    crate::sys::give_to_group(path, "postfix");
+    if let Some(group) = group {
+        crate::sys::give_to_group(path, group).map_err(|source| DaemonError::ControlGroup {
+            path: shown(),
+            group: group.to_owned(),
+            source,
+        })?;
+    }
     Ok((listener, owned))
 }
 
 /// Answers requests on `listener` for as long as the daemon runs.
-pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
+pub(crate) async fn serve(
+    listener: UnixListener,
+    observed: Arc<Observed>,
+    reloads: tokio::sync::mpsc::Sender<ReloadAsked>,
+) {
     let clients = Arc::new(Semaphore::new(MAX_CLIENTS));
     let shared = Arc::new(Shared::default());
     let mut failing_since: Option<Instant> = None;
@@ -126,8 +146,9 @@ pub(crate) async fn serve(listener: UnixListener, observed: Arc<Observed>) {
             Ok((stream, _)) => {
                 failing_since = None;
                 let (observed, shared) = (Arc::clone(&observed), Arc::clone(&shared));
+                let reloads = reloads.clone();
                 tokio::spawn(async move {
-                    answer(stream, &observed, &shared).await;
+                    answer(stream, &observed, &shared, &reloads).await;
                     drop(client);
                 });
             }
@@ -172,7 +193,12 @@ impl Latest {
     }
 }
 
-async fn answer(mut stream: UnixStream, observed: &Observed, shared: &Shared) {
+async fn answer(
+    mut stream: UnixStream,
+    observed: &Observed,
+    shared: &Shared,
+    reloads: &tokio::sync::mpsc::Sender<ReloadAsked>,
+) {
     let line = match tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut stream)).await {
         Ok(Ok(line)) => line,
         Ok(Err(why)) => return reply(&mut stream, &error(why)).await,
@@ -214,6 +240,11 @@ async fn answer(mut stream: UnixStream, observed: &Observed, shared: &Shared) {
         }
         Request::Kick { rule } => match kick(observed, &rule).await {
             Ok(answer) => json(&answer),
+            Err(why) => error(why),
+        }
+        .into(),
+        Request::Reload => match reload(reloads).await {
+            Ok(reloaded) => json(&ReloadAnswer { reloaded }),
             Err(why) => error(why),
         }
         .into(),
@@ -259,6 +290,22 @@ async fn reply(stream: &mut UnixStream, text: &str) {
         stream.write_all(b"\n").await
     })
     .await;
+}
+
+async fn reload(reloads: &tokio::sync::mpsc::Sender<ReloadAsked>) -> Result<String, String> {
+    let (asked, outcome) = tokio::sync::oneshot::channel();
+    reloads
+        .send(asked)
+        .await
+        .map_err(|_| "the daemon is stopping".to_owned())?;
+    match tokio::time::timeout(RELOAD_WAIT, outcome).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => Err("the daemon is stopping".into()),
+        Err(_) => Err(format!(
+            "the reload did not end within {} s",
+            RELOAD_WAIT.as_secs()
+        )),
+    }
 }
 
 async fn kick(observed: &Observed, name: &str) -> Result<KickAnswer, String> {

@@ -42,8 +42,10 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// The control socket; `None`: the unit's, if its directory exists.
     pub control: Option<PathBuf>,
-    /// The state file; `None`: the unit's, if its directory exists.
+    /// The state file; `None`: the unit's.
     pub state: Option<PathBuf>,
+    /// The control socket's group; `None`: the daemon's own.
+    pub control_group: Option<String>,
 }
 
 impl RunOptions {
@@ -57,6 +59,7 @@ impl RunOptions {
             dry_run: self.dry_run,
             control: self.control.as_ref().map(absolute).transpose()?,
             state: self.state.as_ref().map(absolute).transpose()?,
+            control_group: self.control_group.clone(),
         })
     }
 }
@@ -101,28 +104,53 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The control socket the options ask for: `--control PATH`, else the
-/// unit's when its runtime directory exists; none otherwise.
-fn control_socket(
-    options: &RunOptions,
-) -> Result<Option<(tokio::net::UnixListener, control::OwnedSocket)>, DaemonError> {
-    let default = Path::new(control::DEFAULT_CONTROL_PATH);
-    match &options.control {
-        Some(path) => control::bind(path).map(Some),
-        None if default.parent().is_some_and(Path::is_dir) => control::bind(default).map(Some),
-        None => Ok(None),
+/// Makes the directory of a default path if it is missing (systemd makes
+/// it for the unit; by hand, under sysvinit or in a container nobody
+/// does), so that no control socket or state is dropped without a word.
+fn default_directory(
+    path: &'static str,
+    mode: u32,
+    what: &'static str,
+    option: &'static str,
+) -> Result<&'static Path, DaemonError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let path = Path::new(path);
+    let directory = path.parent().unwrap_or(Path::new("/"));
+    match std::fs::DirBuilder::new().mode(mode).create(directory) {
+        Ok(()) => Ok(path),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(path),
+        Err(source) => Err(DaemonError::Directory {
+            path: directory.display().to_string(),
+            what,
+            mode: if mode == 0o700 { "0700" } else { "0755" },
+            option,
+            source,
+        }),
     }
 }
 
-/// The state file the options ask for: `--state PATH`, else the unit's
-/// when its state directory exists; none otherwise.
-fn state_file(options: &RunOptions) -> Option<StateFile> {
-    let default = Path::new(DEFAULT_STATE_PATH);
-    match &options.state {
-        Some(path) => Some(StateFile::new(path)),
-        None if default.parent().is_some_and(Path::is_dir) => Some(StateFile::new(default)),
-        None => None,
-    }
+/// The control socket: `--control PATH`, else the unit's.
+fn control_socket(
+    options: &RunOptions,
+) -> Result<(tokio::net::UnixListener, control::OwnedSocket), DaemonError> {
+    let path = match &options.control {
+        Some(path) => path.as_path(),
+        None => default_directory(
+            control::DEFAULT_CONTROL_PATH,
+            0o755,
+            "control socket",
+            "--control",
+        )?,
+    };
+    control::bind(path, options.control_group.as_deref())
+}
+
+/// The state file: `--state PATH`, else the unit's.
+fn state_file(options: &RunOptions) -> Result<StateFile, DaemonError> {
+    Ok(StateFile::new(match &options.state {
+        Some(path) => path.as_path(),
+        None => default_directory(DEFAULT_STATE_PATH, 0o700, "state file", "--state")?,
+    }))
 }
 
 /// Where the unit's daemon remembers its timers.
@@ -200,12 +228,14 @@ struct Settings {
 
 /// Takes a `SIGHUP`: the rules file is read and checked again and taken in
 /// place, or refused with the previous rules left running.
+/// Reloads the rules file; what runs now (its summary), or why the
+/// reload was refused and the previous rules run on.
 fn reload(
     options: &RunOptions,
     running: &mut Running,
     settings: &mut Settings,
     observed: &Observed,
-) {
+) -> Result<String, String> {
     systemd::reloading();
     let rules_file = options.rules_path.display();
     let reloaded =
@@ -233,12 +263,16 @@ fn reload(
         Ok((summary_line, _)) => {
             tracing::info!(event = "reloaded", rules = %rules_file, "reloaded: {summary_line}");
             systemd::ready(&summary_line);
+            Ok(summary_line)
         }
         Err(err) => {
             for line in err.to_string().lines() {
                 tracing::error!(event = "reload_refused", rules = %rules_file, "reload refused, the previous rules keep running: {line}");
             }
             systemd::ready("reload refused; previous rules running");
+            Err(format!(
+                "reload refused, the previous rules keep running:\n{err}"
+            ))
         }
     }
 }
@@ -272,7 +306,7 @@ pub(crate) async fn serve(
     // Before any rule runs: a second daemon on the same socket must not
     // kick anything.
     let control = control_socket(options)?;
-    let mut running = Running::start(&plan, options.dry_run, state_file(options))?;
+    let mut running = Running::start(&plan, options.dry_run, Some(state_file(options)?))?;
     let now = jiff::Timestamp::now();
     let observed = Arc::new(Observed::new(
         DaemonView {
@@ -287,13 +321,13 @@ pub(crate) async fn serve(
         QueueGauge::new(plan.showq.clone()),
     ));
     // Dropped last: the socket goes when the daemon has stopped.
-    let (control, _owned_socket) = control.unzip();
-    let _control = control.map(|listener| {
-        AbortOnDrop(tokio::spawn(control::serve(
-            listener,
-            Arc::clone(&observed),
-        )))
-    });
+    let (listener, _owned_socket) = control;
+    let (reload_asks, mut reloads_asked) = tokio::sync::mpsc::channel::<control::ReloadAsked>(4);
+    let _control = AbortOnDrop(tokio::spawn(control::serve(
+        listener,
+        Arc::clone(&observed),
+        reload_asks,
+    )));
     let summary_line = summary(&plan, options.dry_run);
     tracing::info!(event = "started", rules = %rules_file, "{summary_line}");
     systemd::ready(&summary_line);
@@ -336,7 +370,12 @@ pub(crate) async fn serve(
                     shown_status = line;
                 }
             }
-            _ = hangup.recv() => reload(options, &mut running, &mut settings, &observed),
+            _ = hangup.recv() => {
+                let _ = reload(options, &mut running, &mut settings, &observed);
+            }
+            Some(asked) = reloads_asked.recv() => {
+                let _ = asked.send(reload(options, &mut running, &mut settings, &observed));
+            }
             () = stop_signals.recv() => break,
             () = &mut until => break,
             _ = watchdog_tick.tick(), if watchdog.is_some() => systemd::watchdog(),

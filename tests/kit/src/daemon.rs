@@ -101,6 +101,29 @@ pub fn events_in(log: &Path) -> Vec<Event> {
         .collect()
 }
 
+/// `--control` and `--state` in a directory beside `log` that any user
+/// may write (a daemon run as nobody or postfix too), unless `args` name
+/// them: a test daemon never uses the unit's /run/postkickd or
+/// /var/lib/postkick.
+pub fn own_files(log: &Path, args: &[&str]) -> Vec<std::ffi::OsString> {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = log.with_extension("d");
+    let mut own = Vec::new();
+    for option in ["--control", "--state"] {
+        if !args
+            .iter()
+            .any(|a| *a == option || a.starts_with(&format!("{option}=")))
+        {
+            std::fs::create_dir_all(&directory).expect("mkdir");
+            std::fs::set_permissions(&directory, std::fs::Permissions::from_mode(0o1777))
+                .expect("chmod");
+            own.push(option.into());
+            own.push(directory.join(&option[2..]).into_os_string());
+        }
+    }
+    own
+}
+
 /// A running daemon.
 pub struct Daemon {
     child: Option<Child>,
@@ -170,6 +193,7 @@ impl Daemon {
             .arg(rules)
             .args(["--log-format", "json"])
             .args(args)
+            .args(own_files(log, args))
             .env_remove("MAIL_CONFIG")
             .env_remove("NOTIFY_SOCKET")
             .env_remove("JOURNAL_STREAM")

@@ -46,8 +46,15 @@ impl Setup {
     /// Starts the daemon with its control socket in this set-up's
     /// directory; also returns the socket's path, as `--control` takes it.
     pub fn start_with_control(&self) -> (Daemon, String) {
+        self.start_with_control_args(&[])
+    }
+
+    /// Like [`Setup::start_with_control`], with more arguments.
+    pub fn start_with_control_args(&self, args: &[&str]) -> (Daemon, String) {
         let control = self.dir.root.join("control").display().to_string();
-        (self.start(&["--control", &control]), control)
+        let mut all = vec!["--control", control.as_str()];
+        all.extend_from_slice(args);
+        (self.start(&all), control)
     }
 
     /// A live socket endpoint `private/service` in a `private/` that only
