@@ -50,9 +50,11 @@ pub(crate) struct Finding {
     pub message: String,
 }
 
-fn finding(rule: &Rule, severity: Severity, message: String) -> Finding {
+/// A finding about `rule`, at `place` (one of its [`crate::rules::Places`]) when it is
+/// known, else at the rule.
+fn finding(rule: &Rule, place: Option<Position>, severity: Severity, message: String) -> Finding {
     Finding {
-        position: rule.position,
+        position: place.or(rule.position),
         severity,
         message: format!("rule \"{}\": {message}", rule.name),
     }
@@ -69,19 +71,25 @@ fn quoted(request: &str) -> bool {
 pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules {
-        let mut warn = |message: String| findings.push(finding(rule, Severity::Warning, message));
+        let places = rule.places;
+        let mut warn = |place: Option<Position>, message: String| {
+            findings.push(finding(rule, place, Severity::Warning, message));
+        };
         if let Action::Kick(target) = &rule.action {
-            kick(target, &mut warn);
+            kick(target, &mut |message| warn(places.action, message));
         }
         if let Some(why) = local_time_fallback(rule) {
-            warn(why.to_owned());
+            warn(places.trigger, why.to_owned());
         }
         match &rule.trigger {
-            Trigger::Every { period, .. } if *period < Duration::from_secs(1) => warn(format!(
-                "every {} kicks {} times a second: did you mean minutes (m)?",
-                crate::rules::display_duration(*period),
-                1000 / period.as_millis().max(1)
-            )),
+            Trigger::Every { period, .. } if *period < Duration::from_secs(1) => warn(
+                places.trigger,
+                format!(
+                    "every {} kicks {} times a second: did you mean minutes (m)?",
+                    crate::rules::display_duration(*period),
+                    1000 / period.as_millis().max(1)
+                ),
+            ),
             Trigger::Cron {
                 expression,
                 schedule,
@@ -94,7 +102,7 @@ pub(crate) fn rules<'r>(rules: impl Iterator<Item = &'r Rule>) -> Vec<Finding> {
                 } else {
                     String::new()
                 };
-                warn(format!(
+                warn(places.trigger, format!(
                     "cron \"{expression}\" has 6 fields, read with seconds first: {reading}{often}; for minute hour day month weekday write 5 fields"
                 ));
             }
@@ -204,6 +212,7 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
                     });
                     findings.push(finding(
                         rule,
+                        rule.places.action,
                         Severity::Error,
                         format!(
                             "flush site {site}: fast_flush_domains does not cover it{why}, so the flush service answers deny: in {}, {}, then postfix reload",
@@ -214,6 +223,7 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
                 }
                 Coverage::Unknown(table) => findings.push(finding(
                     rule,
+                    rule.places.action,
                     Severity::Warning,
                     format!(
                         "flush site {site}: fast_flush_domains decides it with {table}, which check cannot consult: ask Postfix (postmap -q {site} {table} for a table), else the service may answer deny"
@@ -223,6 +233,7 @@ pub(crate) fn flush(plan: &Plan, main_cf: &MainCf) -> Vec<Finding> {
             Action::Flush(request @ (Flush::Refresh | Flush::Purge)) if domains.is_empty() => {
                 findings.push(finding(
                     rule,
+                    rule.places.action,
                     Severity::Warning,
                     format!(
                         "{}: fast_flush_domains is empty, so the flush service keeps no per-destination logs and this does nothing (postqueue would answer deny)",
@@ -250,9 +261,11 @@ fn fast_flush_line(fast_flush: &FastFlush, site: &str) -> String {
             };
             format!("change line {line} \"{now}\" to \"{then}\"")
         }
-        None if fast_flush.domains.trim().is_empty() => {
-            format!("add the line \"fast_flush_domains = {site}\"")
-        }
+        // Postfix's default is $relay_domains: the advice keeps it, so
+        // that a destination added to relay_domains later is covered too.
+        None if fast_flush.domains.trim().is_empty() => format!(
+            "add the line \"fast_flush_domains = $relay_domains, {site}\" (relay_domains is empty now)"
+        ),
         None => format!(
             "add the line \"fast_flush_domains = $relay_domains, {site}\" (it is now $relay_domains: {})",
             fast_flush.domains
@@ -273,6 +286,7 @@ fn probe(rule: &Rule, delivery: &Delivery, queue: &Path, user: &str) -> Option<F
     match endpoint::probe(&delivery.connect) {
         Err(err) if denied(&err) => Some(finding(
             rule,
+            rule.places.action,
             Severity::Error,
             format!(
                 "endpoint {}: permission denied for user {user}: run postkickd as user postfix, group postdrop (the unit's User= and Group=), which may enter public/ and private/",
@@ -281,11 +295,13 @@ fn probe(rule: &Rule, delivery: &Delivery, queue: &Path, user: &str) -> Option<F
         )),
         Err(err @ EndpointError::NameTooLong { .. }) => Some(finding(
             rule,
+            rule.places.action,
             Severity::Error,
             format!("endpoint: {err}: {}", err.hint()),
         )),
         Err(err) => Some(finding(
             rule,
+            rule.places.action,
             Severity::Warning,
             format!(
                 "endpoint {}: {err}: {}",
@@ -313,6 +329,7 @@ pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
                 Lookup::Absent(reason) => {
                     findings.push(finding(
                         rule,
+                        rule.places.trigger,
                         Severity::Warning,
                         format!(
                             "watched directory {directory} is not there ({reason}): it will be watched once it is"
@@ -327,6 +344,7 @@ pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
                 Ok(()) => {}
                 Err(e) => findings.push(finding(
                     rule,
+                    rule.places.trigger,
                     Severity::Error,
                     format!(
                         "watched directory {directory} cannot be read by user {user} ({}): run postkickd as the user that owns it (postfix for the maildrop)",

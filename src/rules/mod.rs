@@ -217,6 +217,18 @@ pub struct Rule {
     pub quiet: bool,
     /// Where the rule starts in its file.
     pub position: Option<Position>,
+    /// Where its parts are written, for findings about them.
+    pub places: Places,
+}
+
+/// Where a rule's trigger and action are written: findings about them
+/// point there, not at the rule's first line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Places {
+    /// The trigger's value (`cron:`, `every:` or `watch:`).
+    pub trigger: Option<Position>,
+    /// The action's value (`kick:`), or the flush's site or queue ID.
+    pub action: Option<Position>,
 }
 
 /// A validated rules file.

@@ -61,12 +61,13 @@ fn check_names_what_a_new_user_gets_wrong() {
     let _pickup = setup.socket("public", "pickup");
     let (status, stdout, stderr) = check(&setup);
     assert_eq!(status, 0, "{stderr}");
-    // Each rule starts 3 lines after the previous one, the first on line 4.
+    // Each finding is at the key it is about: the kick, the every, the
+    // cron (the file's first rule starts on line 4).
     for (line, says) in [
-        (4, "sent with its quotes"),
-        (7, "every 10ms kicks 100 times a second"),
-        (10, "read with seconds first: second 30, minute 7, hour *, day of month *, month 1-5, weekday *"),
-        (13, "fires 12 times a minute"),
+        ("6:11", "sent with its quotes"),
+        ("8:12", "every 10ms kicks 100 times a second"),
+        ("11:11", "read with seconds first: second 30, minute 7, hour *, day of month *, month 1-5, weekday *"),
+        ("14:11", "fires 12 times a minute"),
     ] {
         assert!(
             stderr
@@ -351,6 +352,15 @@ fn check_judges_flush_sites_by_fast_flush_domains_and_gives_the_line() {
     // Parent domains match subdomains for fast_flush_domains by default.
     let (status, _, stderr) = with("relay_domains = partner.example\n");
     assert_eq!(status, 0, "{stderr}");
+    // Nothing relayed: the advice still keeps $relay_domains, and points
+    // at the site itself (line 6, column 19).
+    let (status, _, stderr) = with("relay_domains =\n");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains(":6:19: rule \"partner\": flush site mx.partner.example")
+            && stderr.contains("add the line \"fast_flush_domains = $relay_domains, mx.partner.example\" (relay_domains is empty now)"),
+        "{stderr}"
+    );
     let (status, _, stderr) =
         with("parent_domain_matches_subdomains =\nrelay_domains = partner.example\n");
     assert_eq!(status, 1, "{stderr}");
@@ -514,6 +524,48 @@ fn a_lone_qmgr_d_is_a_warning_that_names_what_does_the_job() {
             && warnings[0].contains("queue_run_delay")
             && warnings[0].contains("flush: all")
             && warnings[0].contains("AD"),
+        "{stderr}"
+    );
+}
+
+/// `check` says errors and warnings in one run, in line order, each at
+/// the key it is about; a broken main.cf is said beside the rules'
+/// mistakes, at the line that names its directory.
+#[test]
+fn check_interleaves_errors_and_warnings_at_their_keys() {
+    let setup = Setup::new(
+        "rules:\n  - name: six\n    kick: public qmgr I\n    cron: \"0 30 7 * * *\"\n  - name: broken\n    every: soon\n    kick: public qmgr I\n  - name: sweep\n    every: 15m\n    kick: public qmgr D\n",
+    );
+    let _qmgr = setup.socket("public", "qmgr");
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 1, "{stderr}");
+    let file = setup.rules.to_str().expect("utf8");
+    // The rules file's lines 1-2 are its postfix: part.
+    let at: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix(file)?.strip_prefix(':'))
+        .collect();
+    assert!(
+        at.len() == 4
+            && at[0].starts_with("6:11: warning: rule \"six\": cron \"0 30 7 * * *\" has 6 fields")
+            && at[1].starts_with("8:12: bad duration \"soon\"")
+            && at[2].starts_with("12:11: warning: rule \"sweep\": kick public qmgr \"D\"")
+            && at[3].starts_with(" 1 error: postkickd run would fail"),
+        "{stderr}"
+    );
+
+    // main.cf's error beside the rules' own, at postfix.config_directory.
+    std::fs::write(
+        &setup.rules,
+        "postfix:\n  config_directory: /nonexistent\nrules:\n  - name: broken\n    every: soon\n    kick: public qmgr I\n",
+    )
+    .expect("write");
+    let (status, _, stderr) = check(&setup);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file}:2:21: /nonexistent/main.cf"))
+            && stderr.contains(&format!("{file}:5:12: bad duration"))
+            && stderr.contains("2 errors"),
         "{stderr}"
     );
 }

@@ -16,7 +16,9 @@ use postkick_testkit::{
 fn check_reports_every_mistake_with_its_line() {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ten-mistakes.yaml");
     let rules = fixture.to_str().expect("utf8");
-    let (status, stdout, stderr) = postkickd(&["check", "--rules", rules]);
+    let setup = Setup::new("rules: []\n");
+    let config = setup.dir.config.to_str().expect("utf8");
+    let (status, stdout, stderr) = postkickd(&["check", "--rules", rules, "-c", config]);
     assert_eq!(status, 1, "{stderr}");
     assert_eq!(stdout, "");
     let located: Vec<&str> = stderr
@@ -37,7 +39,7 @@ fn check_reports_every_mistake_with_its_line() {
         );
     }
     assert!(
-        stderr.ends_with("10 errors: nothing was loaded\n"),
+        stderr.ends_with("10 errors: postkickd run would fail\n"),
         "{stderr}"
     );
 }

@@ -25,6 +25,8 @@ use crate::rules::schedule::Cron;
 use crate::rules::{self, Action, Rule, Trigger};
 
 /// Validates and lints a rules file; an error if `run` would fail on it.
+/// Every finding, error or warning, from the rules, `main.cf` and the
+/// queue, is said in one run, in file order.
 pub fn check(
     rules_path: &Path,
     config_directory: Option<&Path>,
@@ -32,30 +34,54 @@ pub fn check(
 ) -> Result<(), DaemonError> {
     let shown = rules_path.display().to_string();
     let (rules, mistakes) = rules::load_all(rules_path)?;
-    if !mistakes.errors.is_empty() {
-        // What the valid rules would do wrong is said too, before the
-        // mistakes that stop the file.
-        print_findings(&shown, lint::rules(rules.rules.iter()));
-        return Err(DaemonError::Rules(mistakes.into_error(rules_path)));
-    }
-    let mut config_warnings: Vec<ConfigWarning> = Vec::new();
-    let main_cf = read_main_cf(rules_path, &rules, config_directory, |w| {
-        config_warnings.push(w);
-    })?;
-    let plan = Plan::resolve(&rules, &main_cf);
-    plan.enter()?;
-    let mut findings: Vec<Finding> = config_warnings
-        .into_iter()
-        .map(|w| Finding {
-            position: None,
-            severity: Severity::Warning,
-            message: format!("main.cf: {w}"),
+    let mut findings: Vec<Finding> = mistakes
+        .errors
+        .iter()
+        .map(|mistake| Finding {
+            position: mistake.position,
+            severity: Severity::Error,
+            message: mistake.kind.to_string(),
         })
         .collect();
     findings.extend(lint::rules(rules.rules.iter()));
-    findings.extend(lint::plan(&plan));
-    findings.extend(lint::flush(&plan, &main_cf));
-    findings.extend(plan.metrics_file.as_deref().and_then(lint::metrics_file));
+    let mut config_warnings: Vec<ConfigWarning> = Vec::new();
+    match read_main_cf(rules_path, &rules, config_directory, |w| {
+        config_warnings.push(w);
+    }) {
+        Ok(main_cf) => {
+            let plan = Plan::resolve(&rules, &main_cf);
+            match plan.enter() {
+                Ok(()) => {
+                    findings.extend(lint::plan(&plan));
+                    findings.extend(lint::flush(&plan, &main_cf));
+                }
+                Err(err) => findings.push(file_error(err.to_string())),
+            }
+            findings.extend(plan.metrics_file.as_deref().and_then(lint::metrics_file));
+        }
+        Err(DaemonError::Config {
+            directory, error, ..
+        }) => findings.push(Finding {
+            // At the rules file's postfix.config_directory, if that is
+            // where the directory comes from.
+            position: rules
+                .config_directory_position
+                .filter(|_| config_directory.is_none()),
+            severity: Severity::Error,
+            message: DaemonError::Config {
+                named_at: None,
+                directory,
+                error,
+            }
+            .to_string(),
+        }),
+        Err(other) => return Err(other),
+    }
+    findings.extend(config_warnings.into_iter().map(|w| Finding {
+        position: None,
+        severity: Severity::Warning,
+        message: format!("main.cf: {w}"),
+    }));
     let findings = print_findings(&shown, findings);
     if verbose > 0 {
         for rule in &rules.rules {
@@ -65,7 +91,14 @@ pub fn check(
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
-        .count();
+        .count()
+        + mistakes.more;
+    if mistakes.more > 0 {
+        print_line(
+            tracing::Level::ERROR,
+            &format!("{shown}: and {} more mistakes", mistakes.more),
+        );
+    }
     if errors > 0 {
         return Err(DaemonError::Check {
             path: shown,
@@ -87,6 +120,22 @@ pub fn check(
         plural(warnings),
     );
     Ok(())
+}
+
+/// An error about the whole file (the queue directory cannot be
+/// entered): said first.
+fn file_error(message: String) -> Finding {
+    Finding {
+        position: None,
+        severity: Severity::Error,
+        message,
+    }
+}
+
+/// One line on stderr, with journald's priority when it reads it.
+fn print_line(level: tracing::Level, line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{}{line}", priority(level));
 }
 
 /// Prints findings in file order; returns them.

@@ -21,7 +21,7 @@ pub(super) mod trigger;
 use super::error::{Expected, RuleError, RuleErrorKind, RuleLabel};
 use super::schedule::Zones;
 use super::yaml::{Node, Position, Value};
-use super::{duration, Action, Retry, Rule, RuleSet, MAX_REPORTED};
+use super::{duration, Action, Places, Retry, Rule, RuleSet, MAX_REPORTED};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
@@ -453,6 +453,21 @@ impl Validator {
         if self.found != found_before {
             return None;
         }
+        let places = Places {
+            trigger: ["cron", "every", "watch"]
+                .iter()
+                .find_map(|key| fields.get(key))
+                .map(|node| node.position),
+            action: fields.get("kick").map(|node| node.position).or_else(|| {
+                fields.get("flush").map(|flush| {
+                    flush
+                        .get("site")
+                        .or_else(|| flush.get("queue_id"))
+                        .unwrap_or(flush)
+                        .position
+                })
+            }),
+        };
         Some(Rule {
             name: name?,
             trigger: trigger?,
@@ -463,6 +478,7 @@ impl Validator {
             on_start: on_start?,
             quiet: quiet?,
             position: Some(node.position),
+            places,
         })
     }
 }
