@@ -1,7 +1,7 @@
 //! What `check` adds to validation: what `run` would trip over (errors)
 //! and what will not do what its author hopes (warnings).
 //!
-//! Three looks. [`rules`] needs only the rules: a request the service
+//! Four looks. [`rules`] needs only the rules: a request the service
 //! will not understand (and what to do instead) or that carries YAML's
 //! quotes, a service in an unusual class, an interval under a second, a
 //! six-field cron read seconds first. [`flush`] needs `main.cf`: a flush
@@ -12,7 +12,11 @@
 //! matter of permission and a warning when Postfix is merely not running;
 //! a watched directory that cannot be read is an error, a path that leads
 //! to no directory yet (missing, a symlink loop, a file) a warning, judged
-//! as the watcher judges it (`sources::files::look_up`). Endpoints are probed with the sender's own
+//! as the watcher judges it (`sources::files::look_up`). [`Services`]
+//! reads master.cf: a service it lacks (commented out, misspelt: with a
+//! did-you-mean over its services) or has in the other class is an error
+//! while master runs and a warning while it is down, said instead of the
+//! missing endpoint it causes. Endpoints are probed with the sender's own
 //! [`endpoint::probe`]. Disabled rules are not looked at in the queue.
 //! Nothing is kicked or connected to; only the files `fast_flush_domains`
 //! names are read.
@@ -23,6 +27,7 @@ use std::time::Duration;
 use crate::postfix::config::{FastFlush, MainCf};
 use crate::postfix::domain_list::{Coverage, DomainList};
 use crate::postfix::endpoint::{self, EndpointError};
+use crate::postfix::master::{Entry as MasterEntry, MasterCf};
 use crate::postfix::services;
 use crate::rules::schedule::Cron;
 use crate::rules::{Action, Flush, Position, Rule, Target, Trigger};
@@ -313,15 +318,81 @@ fn probe(rule: &Rule, delivery: &Delivery, queue: &Path, user: &str) -> Option<F
     }
 }
 
+/// What Postfix's master says about the service a delivery reaches: not
+/// in master.cf (commented out, or misspelt) or in the other class. An
+/// error while master runs (every kick would fail), a warning while it
+/// is down (master.cf may be about to change).
+pub(crate) struct Services<'m> {
+    /// master.cf as read.
+    pub master_cf: &'m MasterCf,
+    /// Whether master runs.
+    pub running: bool,
+}
+
+impl Services<'_> {
+    fn judge(&self, rule: &Rule, delivery: &Delivery) -> Option<Finding> {
+        let mut parts = delivery.connect.iter().map(|p| p.to_string_lossy());
+        let (class, service) = (parts.next()?, parts.next()?);
+        let path = self.master_cf.path.display();
+        let entries: Vec<&MasterEntry> = self.master_cf.local(&service).collect();
+        if entries.iter().any(|e| e.class == class) {
+            return None;
+        }
+        if let Some(entry) = entries.first() {
+            return Some(finding(
+                rule,
+                rule.places.action,
+                Severity::Error,
+                format!(
+                    "{service} is {} in {path} (line {}), so its endpoint is {}/{service}, not {class}/{service}: write {} {service} in the rule",
+                    entry.class, entry.line, entry.class, entry.class
+                ),
+            ));
+        }
+        let why = match self.master_cf.commented_out(&service) {
+            Some(entry) => format!(
+                "service {service} is commented out in {path} (line {}): restore that entry and its -o lines, then postfix reload",
+                entry.line
+            ),
+            None => {
+                let meant = crate::rules::closest(&service, self.master_cf.local_names())
+                    .map_or(String::new(), |name| format!(": did you mean {name}?"));
+                format!(
+                    "service {service} is not in {path}{meant} (postconf -M lists its services): fix the rule, or add the service and postfix reload"
+                )
+            }
+        };
+        let (severity, now) = if self.running {
+            (
+                Severity::Error,
+                "Postfix runs without it, so every kick would fail",
+            )
+        } else {
+            (Severity::Warning, "Postfix is not running")
+        };
+        Some(finding(
+            rule,
+            rule.places.action,
+            severity,
+            format!("{why} ({now})"),
+        ))
+    }
+}
+
 /// What the queue says about each enabled rule's endpoint and directory,
-/// looked at from the queue directory (the working directory).
-pub(crate) fn plan(plan: &Plan) -> Vec<Finding> {
+/// looked at from the queue directory (the working directory), and
+/// master.cf about its services when it could be read.
+pub(crate) fn plan(plan: &Plan, services: Option<&Services<'_>>) -> Vec<Finding> {
     let user = crate::sys::user_name();
     let mut findings = Vec::new();
     for planned in plan.enabled() {
         let rule = &planned.rule;
         for delivery in &planned.deliveries {
-            findings.extend(probe(rule, delivery, &plan.queue_directory, &user));
+            // A service master.cf lacks explains its missing endpoint.
+            match services.and_then(|s| s.judge(rule, delivery)) {
+                Some(found) => findings.push(found),
+                None => findings.extend(probe(rule, delivery, &plan.queue_directory, &user)),
+            }
         }
         if let Source::Watch(watch) = &planned.source {
             let directory = watch.directory.display();

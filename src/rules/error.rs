@@ -193,9 +193,12 @@ pub enum RuleErrorKind {
     },
     /// A time zone the system does not know.
     #[error(
-        "unknown time zone \"{name}\": use an IANA name such as Europe/Paris or America/New_York"
+        "unknown time zone \"{name}\"{}: use an IANA name such as Europe/Paris or America/New_York", did_you_mean(.suggestion.as_deref())
     )]
-    UnknownZone { name: String },
+    UnknownZone {
+        name: String,
+        suggestion: Option<String>,
+    },
     /// A cron expression that does not parse, or never fires.
     #[error("bad cron expression \"{expression}\": {cron}", expression = .0.expression, cron = .0)]
     BadCron(CronError),

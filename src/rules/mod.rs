@@ -20,6 +20,8 @@ mod duration;
 mod error;
 pub mod schedule;
 mod validate;
+
+pub(crate) use validate::closest;
 mod yaml;
 
 pub(crate) use duration::display as display_duration;

@@ -326,3 +326,32 @@ fn a_file_with_more_mistakes_than_are_reported_says_how_many_more() {
         ]
     );
 }
+
+#[test]
+fn a_misspelt_zone_gets_a_did_you_mean() {
+    if !std::path::Path::new("/usr/share/zoneinfo/Europe/Paris").exists() {
+        return;
+    }
+    let rules = |zone: &str| {
+        format!("rules:\n  - name: z\n    cron: \"0 6 * * *\"\n    timezone: {zone}\n    kick: public qmgr I\n")
+    };
+    let found = errors(&rules("Europe/Pari"));
+    assert!(
+        found.iter().any(
+            |e| e.contains("unknown time zone \"Europe/Pari\": did you mean \"Europe/Paris\"?")
+        ),
+        "{found:?}"
+    );
+    let found = errors(&rules("europe/paris"));
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains("did you mean \"Europe/Paris\"?")),
+        "{found:?}"
+    );
+    let found = errors(&rules("Mars/Olympus"));
+    assert!(
+        !found.iter().any(|e| e.contains("did you mean")),
+        "{found:?}"
+    );
+}

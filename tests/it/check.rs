@@ -569,3 +569,54 @@ fn check_interleaves_errors_and_warnings_at_their_keys() {
         "{stderr}"
     );
 }
+
+/// A service master.cf lacks is an error while Postfix runs (every kick
+/// would fail) and a warning while it is down; a commented-out one is
+/// named with its line, a misspelt one with what was meant, one in the
+/// other class with the class to write.
+#[test]
+fn check_knows_the_services_master_cf_defines() {
+    use postkick_testkit::postfix;
+    if !postkick_testkit::postfix_installed("check_knows_the_services_master_cf_defines") {
+        return;
+    }
+    let instance = postfix::Instance::start(&postfix::Options {
+        pickup_disabled: true,
+        ..postfix::Options::default()
+    });
+    let rules = instance.write_rules(
+        "rules:\n  - name: typo\n    every: 1h\n    kick: public qmrg I\n  - name: commented\n    every: 1h\n    kick: public pickup W\n  - name: class\n    every: 1h\n    kick: private qmgr I\n  - name: fine\n    every: 1h\n    kick: public qmgr I\n",
+    );
+    let rules = rules.to_str().expect("utf8");
+    let master_cf = instance.config.join("master.cf");
+    let commented_line = std::fs::read_to_string(&master_cf)
+        .expect("master.cf")
+        .lines()
+        .position(|l| l.starts_with("#pickup"))
+        .expect("pickup commented out")
+        + 1;
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
+    assert_eq!(status, 1, "{stderr}");
+    let shown = master_cf.display();
+    for says in [
+        format!("{rules}:6:11: rule \"typo\": service qmrg is not in {shown}: did you mean qmgr?"),
+        format!("{rules}:9:11: rule \"commented\": service pickup is commented out in {shown} (line {commented_line}): restore that entry"),
+        format!("{rules}:12:11: rule \"class\": qmgr is public in {shown}"),
+        "3 errors".to_owned(),
+    ] {
+        assert!(stderr.contains(&says), "no {says:?} in\n{stderr}");
+    }
+    assert!(!stderr.contains("\"fine\""), "{stderr}");
+
+    // Postfix down: the missing services are warnings, the class error
+    // stays (it can never be right).
+    instance.stop();
+    let (status, _, stderr) = postkickd(&["check", "--rules", rules]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("warning: rule \"typo\": service qmrg")
+            && stderr.contains("(Postfix is not running)")
+            && stderr.contains("1 error"),
+        "{stderr}"
+    );
+}

@@ -15,6 +15,7 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::postfix::config::ConfigWarning;
+use crate::postfix::master::{running_master, MasterCf};
 use crate::postkickd::error::DaemonError;
 use crate::postkickd::lint::{self, Finding, Severity};
 use crate::postkickd::load::read_main_cf;
@@ -50,9 +51,26 @@ pub fn check(
     }) {
         Ok(main_cf) => {
             let plan = Plan::resolve(&rules, &main_cf);
+            let master_cf = match MasterCf::read(&main_cf.config_directory) {
+                Ok(master_cf) => master_cf,
+                Err(why) => {
+                    findings.push(Finding {
+                        position: None,
+                        severity: Severity::Warning,
+                        message: format!(
+                            "cannot read master.cf ({why}): the services the rules kick are not checked against it"
+                        ),
+                    });
+                    None
+                }
+            };
+            let services = master_cf.as_ref().map(|master_cf| lint::Services {
+                master_cf,
+                running: running_master(&plan.queue_directory).is_some(),
+            });
             match plan.enter() {
                 Ok(()) => {
-                    findings.extend(lint::plan(&plan));
+                    findings.extend(lint::plan(&plan, services.as_ref()));
                     findings.extend(lint::flush(&plan, &main_cf));
                 }
                 Err(err) => findings.push(file_error(err.to_string())),

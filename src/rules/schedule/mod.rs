@@ -92,10 +92,12 @@ impl Cron {
         let (text, base) = match MACROS.iter().find(|(name, _)| *name == trimmed) {
             Some((_, fields)) => (*fields, None),
             None if trimmed.starts_with('@') => {
+                let meant = crate::rules::closest(trimmed, MACROS.iter().map(|(name, _)| *name))
+                    .map_or(String::new(), |name| format!(": did you mean {name}?"));
                 return Err(fail(
                     (macro_at, trimmed.len()),
-                    format!("unknown macro \"{trimmed}\": use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly (for a kick at start-up, on_start: true)"),
-                ))
+                    format!("unknown macro \"{trimmed}\"{meant}: use @yearly, @annually, @monthly, @weekly, @daily, @midnight or @hourly (for a kick at start-up, on_start: true)"),
+                ));
             }
             None => (expression, Some(0)),
         };

@@ -65,6 +65,46 @@ impl Zones {
         })
     }
 
+    /// The zone a misspelt `name` most likely meant: the same name in
+    /// another case, or one at most two edits away, among the zoneinfo
+    /// directory's zones (looked through only when a name is unknown).
+    pub(crate) fn suggest(&self, name: &str) -> Option<String> {
+        let names = self.zone_names();
+        if let Some(same) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+            return Some(same.clone());
+        }
+        crate::rules::closest(name, names.iter().map(String::as_str)).map(str::to_owned)
+    }
+
+    /// The zones in the zoneinfo directory: `Area/Place` names (and
+    /// `UTC`), at most a few thousand, without the posix/ and right/
+    /// copies.
+    fn zone_names(&self) -> Vec<String> {
+        const MOST: usize = 5000;
+        let mut names = Vec::new();
+        let mut pending = vec![(self.zoneinfo.clone(), String::new(), 0)];
+        while let Some((dir, prefix, depth)) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if names.len() >= MOST || !file.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    continue;
+                }
+                let name = format!("{prefix}{file}");
+                match entry.file_type() {
+                    Ok(kind) if kind.is_dir() && depth < 2 => {
+                        pending.push((entry.path(), format!("{name}/"), depth + 1));
+                    }
+                    Ok(kind) if kind.is_file() || kind.is_symlink() => names.push(name),
+                    _ => {}
+                }
+            }
+        }
+        names
+    }
+
     /// The zone file of `name`, a relative path inside the zoneinfo
     /// directory and nothing else.
     fn zone_file(&self, name: &str) -> Result<TimeZone, String> {

@@ -48,10 +48,13 @@ pub(super) struct Entry<'v> {
 
 /// The allowed word a misspelling most likely meant: at most two edits
 /// away (and fewer than half its letters).
-pub(super) fn closest(word: &str, allowed: &[&'static str]) -> Option<&'static str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    allowed: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     allowed
-        .iter()
-        .map(|candidate| (strsim::osa_distance(word, candidate), *candidate))
+        .into_iter()
+        .map(|candidate| (strsim::osa_distance(word, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= 2 && *distance * 2 < candidate.len())
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -199,7 +202,7 @@ impl Validator {
                 self.error_with(Some(key.position), || RuleErrorKind::UnknownKey {
                     key: name.to_owned(),
                     what: what.to_owned(),
-                    suggestion: closest(name, allowed),
+                    suggestion: closest(name, allowed.iter().copied()),
                     expected: allowed.to_vec(),
                 });
             }

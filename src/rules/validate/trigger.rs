@@ -143,7 +143,8 @@ fn read_cron(v: &mut Validator, fields: &Fields<'_>) -> Option<Trigger> {
         let name = v.string(value, "timezone")?;
         let zone = v.zones.named(&name);
         if zone.is_none() {
-            v.value_error(value, RuleErrorKind::UnknownZone { name });
+            let suggestion = v.zones.suggest(&name);
+            v.value_error(value, RuleErrorKind::UnknownZone { name, suggestion });
         }
         zone
     })

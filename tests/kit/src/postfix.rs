@@ -216,6 +216,14 @@ impl Instance {
 
 impl Drop for Instance {
     fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Instance {
+    /// Stops Postfix (`postfix stop`) and waits until master is gone;
+    /// nothing if it is not running.
+    pub fn stop(&self) {
         let pid = std::fs::read_to_string(self.queue.join("pid/master.pid")).unwrap_or_default();
         let _ = Command::new("postfix")
             .args(["-c", self.config_str(), "stop"])

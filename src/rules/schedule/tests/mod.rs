@@ -228,6 +228,11 @@ fn mistakes_name_the_field_its_bounds_and_what_was_written() {
     assert!(problem("*/0 * * * *").problem.contains("step 0"));
     assert!(problem("0 0 31 2 *").problem.contains("never fire"));
     assert!(problem("@reboot").problem.contains("unknown macro"));
+    assert!(
+        problem("@daly").problem.contains("did you mean @daily?"),
+        "{}",
+        problem("@daly").problem
+    );
 }
 
 fn matching(expression: &str, field: usize, values: std::ops::RangeInclusive<u32>) -> Vec<u32> {
