@@ -109,7 +109,38 @@ fn next_lists_coming_fire_times() {
     assert!(
         lines
             .iter()
-            .all(|l| l.starts_with("yearly") && l.contains("-01-01 00:00:00 +00:00 UTC")),
+            .all(|l| l.contains("-01-01 00:00:00 +00:00 UTC  yearly")),
+        "{stdout}"
+    );
+}
+
+/// `next` is one timeline: every rule's fires merged in time order.
+#[test]
+fn next_merges_the_rules_into_one_timeline() {
+    let setup = Setup::new(
+        "rules:\n  - name: daily\n    cron: \"0 12 * * *\"\n    timezone: UTC\n    kick: public qmgr I\n  - name: hourly\n    cron: \"30 * * * *\"\n    timezone: UTC\n    kick: public qmgr I\n",
+    );
+    let (status, stdout, stderr) = postkickd(&[
+        "next",
+        "--rules",
+        setup.rules.to_str().expect("utf8"),
+        "-n",
+        "3",
+        "--after",
+        "2026-12-03T10:00:00Z",
+    ]);
+    assert_eq!(status, 0, "{stderr}");
+    let order: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.split_once("  ").map(|(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        order,
+        ["hourly", "hourly", "daily", "hourly", "daily", "daily"],
+        "{stdout}"
+    );
+    assert!(
+        stdout.starts_with("2026-12-03 10:30:00 +00:00 UTC  hourly"),
         "{stdout}"
     );
 }
@@ -521,4 +552,34 @@ fn endpoints_serve_a_test_queue() {
         child.try_wait().ok().flatten()
     });
     assert!(status.success());
+}
+
+/// `demo | head -1`: a closed pipe ends the output quietly (no panic,
+/// exit 0) and the throw-away queue is removed.
+#[test]
+fn demo_into_a_closed_pipe_exits_cleanly_and_leaves_nothing() {
+    let tmp = traversable_tempdir();
+    let output = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "{} demo --seconds 2 | head -1; exit ${{PIPESTATUS[0]}}",
+            binary().display()
+        ))
+        .env("TMPDIR", tmp.path())
+        .output()
+        .expect("sh");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.starts_with("demo: a test queue in"),
+        "{stdout}{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -31,13 +31,14 @@ fn next(rules: &Path, after: &str, env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The instants a rule's lines give, without the zone's name.
+/// The instants a rule's lines of the timeline give (`TIME  RULE ...`),
+/// without the zone's name.
 fn instants<'t>(output: &'t str, rule: &str) -> Vec<&'t str> {
     output
         .lines()
-        .filter_map(|l| l.strip_prefix(rule))
-        .filter(|rest| rest.starts_with(' '))
-        .map(|rest| rest.trim().get(..25).unwrap_or(rest))
+        .filter_map(|l| l.split_once("  "))
+        .filter(|(_, rest)| rest.split_whitespace().next() == Some(rule))
+        .map(|(time, _)| time.get(..25).unwrap_or(time))
         .collect()
 }
 
@@ -100,7 +101,7 @@ fn a_zone_file_in_tzdir_wins_and_a_reload_reads_it_again() {
         &[("TZDIR", tzdir_text)],
     );
     assert!(
-        output.starts_with("noon  2026-06-01 12:00:00 +05:00 Europe/Paris"),
+        output.starts_with("2026-06-01 12:00:00 +05:00 Europe/Paris  noon"),
         "{output}"
     );
     let daemon = Daemon::start_with_env(
