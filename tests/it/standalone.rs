@@ -32,8 +32,13 @@ fn reload_finds_the_daemon_through_its_control_socket() {
     let (status, _, stderr) = postkickd(&["reload", "--control", &control]);
     assert_eq!(status, 1, "{stderr}");
     assert!(stderr.contains("bad duration \"soon\""), "{stderr}");
-    let (status, _, _) = postkickd(&["status", "two", "--control", &control]);
-    assert_eq!(status, 0, "the old rules stopped");
+    // The old rules run on, and status warns about the refused reload.
+    let (status, stdout, stderr) = postkickd(&["status", "two", "--control", &control]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stdout.contains("two") && stderr.contains("WARNING: the last reload"),
+        "{stdout}{stderr}"
+    );
 
     // It reloads the daemon's own file, and says so when told another.
     let (status, _, stderr) = postkickd(&[

@@ -1,13 +1,15 @@
 //! `postkickd reload`: what the unit's `ExecReload=` runs, and what an
-//! administrator runs anywhere else. It checks the rules file as `check`
-//! does, so that an invalid file fails the reload (and the old rules keep
-//! running) instead of being refused quietly. Then, with `--pid` (the
-//! unit's `$MAINPID`), it sends `SIGHUP`; the process it signals must be a
+//! administrator runs anywhere else. An invalid file fails the reload
+//! (and the old rules keep running) instead of being refused quietly.
+//!
+//! By default it finds the daemon through its control socket and asks it
+//! to reload; the daemon checks the file as `check` does and answers with
+//! what runs now or every error, and the command waits for that answer:
+//! synchronous for systemd, no pid file or init system needed, and a
+//! refused reload is on record for `status`. With `--pid` it checks the
+//! file itself, then sends `SIGHUP`; the process it signals must be a
 //! postkickd: a pid of 0 or below (a process group) is refused, and so is
-//! a process whose executable is anything else. Without `--pid` it finds
-//! the daemon through its control socket, checks the rules file that
-//! daemon runs, asks it to reload and prints what runs now, or why the
-//! reload was refused: no pid file, no init system needed.
+//! a process whose executable is anything else.
 
 use std::path::{Path, PathBuf};
 
@@ -43,18 +45,22 @@ pub fn reload(
             crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))
         }
         ReloadTarget::Control(control) => {
-            let (status, _) = ask_for::<StatusDocument>(control, &Request::Status { rule: None })?;
-            let running = PathBuf::from(&status.rules_file);
-            if let Some(given) = rules_path.filter(|given| *given != running) {
-                return Err(DaemonError::Answer(format!(
-                    "the daemon at {} runs {}, not {}: it reloads its own file (omit --rules), or give --control the socket of the daemon that runs {}",
-                    control.display(),
-                    running.display(),
-                    given.display(),
-                    given.display()
-                )));
+            if let Some(given) = rules_path {
+                let (status, _) =
+                    ask_for::<StatusDocument>(control, &Request::Status { rule: None })?;
+                let running = PathBuf::from(&status.rules_file);
+                if given != running {
+                    return Err(DaemonError::Answer(format!(
+                        "the daemon at {} runs {}, not {}: it reloads its own file (omit --rules), or give --control the socket of the daemon that runs {}",
+                        control.display(),
+                        running.display(),
+                        given.display(),
+                        given.display()
+                    )));
+                }
             }
-            check(&running, config_directory, 0)?;
+            // The daemon checks the file as check does and answers with
+            // every error; a refused reload is then on record for status.
             let (answer, _) = ask_for::<ReloadAnswer>(control, &Request::Reload)?;
             outln!("reloaded: {}", answer.reloaded);
             Ok(())
