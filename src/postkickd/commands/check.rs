@@ -14,6 +14,7 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
+use crate::files::Links;
 use crate::postfix::config::ConfigWarning;
 use crate::postfix::master::{running_master, MasterCf};
 use crate::postkickd::error::DaemonError;
@@ -35,6 +36,12 @@ pub fn check(
 ) -> Result<(), DaemonError> {
     let shown = rules_path.display().to_string();
     let (rules, mistakes) = rules::load_all(rules_path)?;
+    // The file again, for the lines under the findings, read as load_all
+    // read it (bounded, regular files only) and before the queue
+    // directory is entered (the path may be relative).
+    let source = crate::files::read_bounded(rules_path, rules::MAX_FILE_BYTES, Links::Follow)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
     let mut findings: Vec<Finding> = mistakes
         .errors
         .iter()
@@ -100,7 +107,7 @@ pub fn check(
         severity: Severity::Warning,
         message: format!("main.cf: {w}"),
     }));
-    let findings = print_findings(&shown, findings);
+    let findings = print_findings(&shown, &source, findings);
     if verbose > 0 {
         for rule in &rules.rules {
             outln!("{}", reading(rule));
@@ -156,8 +163,27 @@ fn print_line(level: tracing::Level, line: &str) {
     let _ = writeln!(std::io::stderr(), "{}{line}", priority(level));
 }
 
-/// Prints findings in file order; returns them.
-fn print_findings(shown: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
+/// The line a finding is about and a caret under its column, as
+/// compilers show them; nothing for a finding that shows its own (a cron
+/// expression's) or has no position.
+fn under(source: &str, finding: &Finding) -> String {
+    let Some(position) = finding.position.filter(|_| !finding.message.contains('\n')) else {
+        return String::new();
+    };
+    let Some(line) = source.lines().nth(position.line.saturating_sub(1)) else {
+        return String::new();
+    };
+    let pad: String = line
+        .chars()
+        .take(position.column.saturating_sub(1))
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    format!("\n    {line}\n    {pad}^")
+}
+
+/// Prints findings in file order, each with its line of `source`;
+/// returns them.
+fn print_findings(shown: &str, source: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
     use std::io::Write as _;
     findings.sort_by_key(|f| f.position);
     let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
@@ -168,9 +194,10 @@ fn print_findings(shown: &str, mut findings: Vec<Finding>) -> Vec<Finding> {
         };
         let _ = writeln!(
             stderr,
-            "{priority}{}: {level}{}",
+            "{priority}{}: {level}{}{}",
             rules::location(shown, f.position),
-            f.message
+            f.message,
+            under(source, f)
         );
     }
     let _ = stderr.flush();
