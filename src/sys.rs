@@ -101,6 +101,44 @@ pub(crate) fn user_name() -> String {
     name.to_string_lossy().into_owned()
 }
 
+/// The id of user `user`, if there is one.
+pub(crate) fn user_id(user: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(user).ok()?;
+    let mut entry: libc::passwd = unsafe_zeroed_passwd();
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: name is NUL-terminated; entry, buf and found are valid and
+    // writable for the call, and buf's length is passed.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    (rc == 0 && !found.is_null()).then_some(entry.pw_uid)
+}
+
+/// The name of user `uid`, or the number when it has none.
+pub(crate) fn user_name_of(uid: u32) -> String {
+    let mut entry: libc::passwd = unsafe_zeroed_passwd();
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: entry, buf and found are valid and writable for the call,
+    // and buf's length is passed.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
+        return uid.to_string();
+    }
+    // SAFETY: on success pw_name points at a NUL-terminated string in buf,
+    // which is still alive.
+    unsafe { CStr::from_ptr(entry.pw_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn unsafe_zeroed_passwd() -> libc::passwd {
     // SAFETY: passwd is plain old data (integers and pointers); all-zero,
     // with null pointers, is a valid value that getpwuid_r overwrites.
@@ -108,7 +146,7 @@ fn unsafe_zeroed_passwd() -> libc::passwd {
 }
 
 /// The id of group `group`; `NotFound` when there is none.
-fn group_id(group: &str) -> std::io::Result<libc::gid_t> {
+pub(crate) fn group_id(group: &str) -> std::io::Result<libc::gid_t> {
     let name = std::ffi::CString::new(group)
         .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
     // SAFETY: group is plain old data; all-zero is valid and getgrnam_r

@@ -89,6 +89,15 @@ enum Command {
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
+    /// Why isn't mail moving? Judge each link of Postfix's path once, without the daemon: exit 0 ok, 1 warning, 2 failed.
+    Doctor {
+        /// The rules file (for the services its rules kick; optional).
+        #[arg(long, default_value = DEFAULT_RULES_PATH)]
+        rules: PathBuf,
+        /// Postfix configuration directory (overrides the rules file's).
+        #[arg(short = 'c', long = "config-directory")]
+        config_directory: Option<PathBuf>,
+    },
     /// Check the rules file, then make the daemon reload it: through its control socket, or by SIGHUP to --pid (systemd's ExecReload=).
     Reload {
         /// The rules file (default: the daemon's own; with --pid, /etc/postkick/rules.yaml).
@@ -182,6 +191,10 @@ fn main() -> ExitCode {
             rules,
             config_directory,
         } => postkickd::check(&rules, config_directory.as_deref(), cli.verbose),
+        Command::Doctor {
+            rules,
+            config_directory,
+        } => postkickd::doctor(&rules, config_directory.as_deref()),
         Command::Reload {
             rules,
             config_directory,

@@ -7,7 +7,8 @@
 //! Postfix's request protocol (attribute lists) for the services that
 //! answer: [`flush`] and [`showq`]; [`domain_list`] matches a site against
 //! `fast_flush_domains` as Postfix does; `master` reads `master.cf` and
-//! tells whether master runs. Both programs use these parts
+//! tells whether master runs; `health` judges each link of the path a
+//! message takes. Both programs use these parts
 //! (`postkick` only `config` and `endpoint`); none of them reads a rules
 //! file, keeps state between kicks or prints: their callers decide what to
 //! say and when to kick.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod domain_list;
 pub mod endpoint;
 pub mod flush;
+pub(crate) mod health;
 pub(crate) mod master;
 pub(crate) mod services;
 pub mod showq;

@@ -28,7 +28,9 @@ mod render;
 
 use engine::sources;
 
-pub use commands::{check, demo, endpoints, kick, next, reload, status, ReloadTarget, StatusForm};
+pub use commands::{
+    check, demo, doctor, endpoints, kick, next, reload, status, ReloadTarget, StatusForm,
+};
 pub use control::DEFAULT_CONTROL_PATH;
 pub use engine::{run, RunOptions};
 pub use error::{exit, DaemonError};

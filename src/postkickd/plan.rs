@@ -11,12 +11,14 @@
 //! paths are only joined.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
 use crate::postfix::flush::FlushRequest;
+use crate::postfix::health::Site;
 use crate::rules::schedule::Cron;
 use crate::rules::{Action, Flush, Readiness, Rule, RuleSet, Trigger};
 
@@ -31,6 +33,8 @@ pub(crate) struct Plan {
     pub metrics_file: Option<PathBuf>,
     /// The showq service, from within the queue directory.
     pub showq: PathBuf,
+    /// The Postfix the rules kick, as its health checks see it.
+    pub site: Arc<Site>,
 }
 
 /// One rule with everything it needs at run time.
@@ -45,6 +49,8 @@ pub(crate) struct PlannedRule {
     /// The least time between the starts of two kicks (a watch rule's
     /// `debounce`; zero for the others).
     pub debounce: Duration,
+    /// The Postfix it kicks: which link broke when a kick fails.
+    pub site: Arc<Site>,
 }
 
 /// One request to one service.
@@ -133,6 +139,7 @@ impl Plan {
         };
         let flush =
             |request: FlushRequest| delivery("public", &services.flush, Request::Flush(request));
+        let site = Arc::new(Site::from_main_cf(main_cf));
         let rules = rule_set
             .rules
             .iter()
@@ -165,6 +172,7 @@ impl Plan {
                     _ => Duration::ZERO,
                 },
                 rule: rule.clone(),
+                site: Arc::clone(&site),
             })
             .collect();
         Plan {
@@ -172,7 +180,37 @@ impl Plan {
             rules,
             metrics_file: rule_set.metrics_file.clone(),
             showq: endpoint::locate(Path::new(""), b"public", services.showq.as_bytes()),
+            site,
         }
+    }
+
+    /// The services the enabled rules kick, as `(class, service)`.
+    pub(crate) fn services(&self) -> Vec<(String, String)> {
+        let mut services: Vec<(String, String)> = Vec::new();
+        for delivery in self.enabled().flat_map(|p| &p.deliveries) {
+            let mut parts = delivery
+                .connect
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned());
+            if let (Some(class), Some(service)) = (parts.next(), parts.next()) {
+                if !services.contains(&(class.clone(), service.clone())) {
+                    services.push((class, service));
+                }
+            }
+        }
+        services
+    }
+
+    /// How long a ready file may wait in the queue's maildrop: the
+    /// `drain_within` of the rule that watches it, else pickup's default.
+    pub(crate) fn pickup_limit(&self) -> Duration {
+        let maildrop = self.queue_directory.join("maildrop");
+        self.enabled()
+            .find_map(|p| match &p.source {
+                Source::Watch(watch) if watch.directory == maildrop => watch.drain_within,
+                _ => None,
+            })
+            .unwrap_or(crate::postfix::health::PICKUP_LIMIT)
     }
 
     /// The rules that run.

@@ -234,7 +234,7 @@ pub struct Places {
 }
 
 /// A validated rules file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     /// `postfix.config_directory`, if given.
     pub config_directory: Option<PathBuf>,

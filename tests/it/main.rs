@@ -4,6 +4,7 @@
 //! the benchmarks.
 
 mod check;
+mod doctor;
 mod examples;
 mod faults;
 mod flush;

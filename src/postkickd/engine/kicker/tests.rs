@@ -11,6 +11,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::*;
+use crate::postfix::health::Site;
 use crate::postkickd::engine::stats::{LastKick, Outcome};
 use crate::postkickd::plan::{Delivery, EverySpec, Source, Timer};
 
@@ -33,6 +34,15 @@ fn planned(connect: &Path, extra: &str, debounce: Duration) -> Arc<PlannedRule> 
             jitter: Duration::ZERO,
         })),
         debounce,
+        site: Arc::new(Site {
+            config_directory: connect.with_file_name("etc"),
+            queue_directory: connect.with_file_name("queue"),
+            mail_owner: "postfix".to_owned(),
+            setgid_group: "postdrop".to_owned(),
+            pickup: "pickup".to_owned(),
+            qmgr: "qmgr".to_owned(),
+            showq: "showq".to_owned(),
+        }),
     })
 }
 

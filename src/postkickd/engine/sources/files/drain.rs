@@ -78,10 +78,12 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
         tokio::time::sleep(pause).await;
         let spec = registration.spec.clone();
         let looked = tokio::time::Instant::now();
-        let Ok(waiting) = tokio::task::spawn_blocking(move || {
-            arrival::waiting(&spec, SystemTime::now().checked_sub(limit))
-        })
-        .await
+        // One instant for the count and the oldest's age, so that the
+        // status and the warning agree on which files are late.
+        let now = SystemTime::now();
+        let Ok(waiting) =
+            tokio::task::spawn_blocking(move || arrival::waiting(&spec, now.checked_sub(limit)))
+                .await
         else {
             continue;
         };
@@ -90,8 +92,8 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
         pause = every.max(looked.elapsed() * LOOK_SHARE);
         stats.waiting_past_drain(waiting.late);
         let late = waiting.oldest.as_ref().and_then(|(file, since)| {
-            let age = SystemTime::now().duration_since(*since).unwrap_or_default();
-            (age > limit).then_some((file.clone(), age))
+            let age = now.duration_since(*since).unwrap_or_default();
+            (waiting.late > 0).then_some((file.clone(), age))
         });
         match incident.look(late.is_some(), tokio::time::Instant::now(), limit) {
             Verdict::Incident => {
