@@ -331,8 +331,7 @@ pub(crate) struct Services<'m> {
 
 impl Services<'_> {
     fn judge(&self, rule: &Rule, delivery: &Delivery) -> Option<Finding> {
-        let mut parts = delivery.connect.iter().map(|p| p.to_string_lossy());
-        let (class, service) = (parts.next()?, parts.next()?);
+        let (class, service) = delivery.endpoint()?;
         let path = self.master_cf.path.display();
         let entries: Vec<&MasterEntry> = self.master_cf.local(&service).collect();
         if entries.iter().any(|e| e.class == class) {

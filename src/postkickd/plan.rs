@@ -64,6 +64,14 @@ pub(crate) struct Delivery {
     pub request: Request,
 }
 
+impl Delivery {
+    /// The `(class, service)` it connects to.
+    pub(crate) fn endpoint(&self) -> Option<(String, String)> {
+        let mut parts = self.connect.iter().map(|p| p.to_string_lossy().into_owned());
+        Some((parts.next()?, parts.next()?))
+    }
+}
+
 /// What a delivery sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Request {
@@ -187,15 +195,13 @@ impl Plan {
     /// The services the enabled rules kick, as `(class, service)`.
     pub(crate) fn services(&self) -> Vec<(String, String)> {
         let mut services: Vec<(String, String)> = Vec::new();
-        for delivery in self.enabled().flat_map(|p| &p.deliveries) {
-            let mut parts = delivery
-                .connect
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned());
-            if let (Some(class), Some(service)) = (parts.next(), parts.next()) {
-                if !services.contains(&(class.clone(), service.clone())) {
-                    services.push((class, service));
-                }
+        for endpoint in self
+            .enabled()
+            .flat_map(|p| &p.deliveries)
+            .filter_map(Delivery::endpoint)
+        {
+            if !services.contains(&endpoint) {
+                services.push(endpoint);
             }
         }
         services

@@ -5,10 +5,11 @@
 //! answer, and exits as monitoring-plugins' checks do, so that Nagios,
 //! Icinga or a timer can call it as it is: 0 when all is well; 2
 //! (critical) while a rule is failing, a watched directory holds files
-//! past its `drain_within`, or the daemon cannot be reached or does not
-//! answer; 1 (warning) when the last reload was refused (the old rules
-//! still run); 3 (unknown) when its answer cannot be read. Each reason is
-//! one line on stderr.
+//! past its `drain_within`, a link of Postfix's path has failed, or the
+//! daemon cannot be reached or does not answer; 1 (warning) when the last
+//! reload was refused (the old rules still run) or a link needs a look;
+//! 3 (unknown) when its answer cannot be read. Each reason is one line on
+//! stderr.
 
 use std::path::Path;
 
@@ -81,6 +82,19 @@ fn findings(status: &StatusDocument) -> Vec<(Attention, String)> {
                 ),
             ));
         }
+    }
+    for link in &status.health {
+        let level = match link.state.as_str() {
+            "failed" => Attention::Critical,
+            "warning" => Attention::Warning,
+            _ => continue,
+        };
+        let fix = if link.fix.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", link.fix)
+        };
+        found.push((level, format!("{}: {}{fix}", link.name, link.cause)));
     }
     if let Some(reload) = status
         .last_reload

@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex};
 use jiff::Timestamp;
 
 use super::protocol::{
-    KickDocument, QueueCountDocument, QueueDocument, ReloadDocument, ReloadResult, Reloads,
-    RuleDocument, StatusDocument, TriggerDocument,
+    KickDocument, LinkDocument, QueueCountDocument, QueueDocument, ReloadDocument, ReloadResult,
+    Reloads, RuleDocument, StatusDocument, TriggerDocument,
 };
+use super::health::HealthGauge;
 use super::queue::{QueueGauge, Snapshot};
 use crate::postfix::showq::QUEUES;
 use crate::postkickd::engine::live::Live;
@@ -54,6 +55,19 @@ pub(crate) struct Observed {
     rules: Mutex<Vec<RuleView>>,
     /// The queue's size, read from showq when asked.
     pub queue: QueueGauge,
+    /// The health of Postfix's path, judged when asked.
+    pub health: HealthGauge,
+}
+
+impl From<&crate::postfix::health::Link> for LinkDocument {
+    fn from(link: &crate::postfix::health::Link) -> Self {
+        LinkDocument {
+            name: link.name.clone(),
+            state: link.state.as_str().to_owned(),
+            cause: link.cause.clone(),
+            fix: link.fix.clone(),
+        }
+    }
 }
 
 impl From<LastKick> for KickDocument {
@@ -131,11 +145,17 @@ pub(crate) struct Summary {
 }
 
 impl Observed {
-    pub(crate) fn new(daemon: DaemonView, rules: Vec<RuleView>, queue: QueueGauge) -> Observed {
+    pub(crate) fn new(
+        daemon: DaemonView,
+        rules: Vec<RuleView>,
+        queue: QueueGauge,
+        health: HealthGauge,
+    ) -> Observed {
         Observed {
             daemon: Mutex::new(daemon),
             rules: Mutex::new(rules),
             queue,
+            health,
         }
     }
 
@@ -191,6 +211,11 @@ impl Observed {
             reloads: daemon.reloads,
             queue_directory: daemon.queue_directory,
             queue: self.queue.last().as_deref().map(QueueDocument::from),
+            health: self
+                .health
+                .last()
+                .map(|links| links.iter().map(LinkDocument::from).collect())
+                .unwrap_or_default(),
             rules,
         })
     }

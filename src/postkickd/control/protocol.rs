@@ -102,7 +102,22 @@ pub(crate) struct StatusDocument {
     pub queue_directory: String,
     /// The last reading of showq; absent before the first.
     pub queue: Option<QueueDocument>,
+    /// Each link of Postfix's path, as last judged (empty before).
+    #[serde(default)]
+    pub health: Vec<LinkDocument>,
     pub rules: Vec<RuleDocument>,
+}
+
+/// One link of Postfix's path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LinkDocument {
+    pub name: String,
+    /// `ok`, `warning` or `failed`.
+    pub state: String,
+    /// The cause in one sentence, with its evidence.
+    pub cause: String,
+    /// What to do; empty when it is ok.
+    pub fix: String,
 }
 
 /// Reloads taken and refused.

@@ -214,7 +214,7 @@ async fn answer(
             shared
                 .status
                 .since(asked, async {
-                    observed.queue.read().await;
+                    observed.health.judge(&observed.queue).await;
                     match observed.document(None) {
                         Ok(document) => json(&document),
                         Err(why) => error(why),
@@ -231,7 +231,7 @@ async fn answer(
             let text = shared
                 .metrics
                 .since(asked, async {
-                    observed.queue.read().await;
+                    observed.health.judge(&observed.queue).await;
                     render::metrics(observed)
                 })
                 .await;

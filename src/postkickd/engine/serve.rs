@@ -24,6 +24,7 @@ use super::systemd;
 use crate::files::write_whole;
 use crate::postkickd::control::observed::{DaemonView, Observed};
 use crate::postkickd::control::protocol::Reloads;
+use crate::postkickd::control::health::{HealthGauge, Target as HealthTarget};
 use crate::postkickd::control::queue::QueueGauge;
 use crate::postkickd::control::server as control;
 use crate::postkickd::error::DaemonError;
@@ -251,6 +252,7 @@ fn reload(
                 settings.metrics_file = plan.metrics_file.clone().map(MetricsFile::new);
             }
             observed.queue.set_showq(plan.showq.clone());
+            observed.health.set_target(health_target(&plan));
             Ok((summary(&plan, options.dry_run), running.views(&plan)))
         });
     observed.reloaded(
@@ -274,6 +276,15 @@ fn reload(
                 "reload refused, the previous rules keep running:\n{err}"
             ))
         }
+    }
+}
+
+/// What the health gauge judges for `plan`.
+fn health_target(plan: &Plan) -> HealthTarget {
+    HealthTarget {
+        site: Arc::clone(&plan.site),
+        services: plan.services(),
+        pickup_limit: plan.pickup_limit(),
     }
 }
 
@@ -319,6 +330,7 @@ pub(crate) async fn serve(
         },
         running.views(&plan),
         QueueGauge::new(plan.showq.clone()),
+        HealthGauge::new(health_target(&plan)),
     ));
     // Dropped last: the socket goes when the daemon has stopped.
     let (listener, _owned_socket) = control;

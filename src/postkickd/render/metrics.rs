@@ -59,6 +59,23 @@ pub(crate) fn metrics(observed: &Observed) -> String {
     if let Some(snapshot) = observed.queue.last() {
         queue(&mut out, &snapshot);
     }
+    if let Some(links) = observed.health.last() {
+        out.section(
+            "postkickd_link_state",
+            "gauge",
+            "Each link of Postfix's path: 0 ok, 1 warning, 2 failed (postkickd status names the cause and the fix).",
+            links
+                .iter()
+                .map(|link| {
+                    format!(
+                        "postkickd_link_state{{link=\"{}\"}} {}",
+                        label(&link.name),
+                        link.state.level()
+                    )
+                })
+                .collect(),
+        );
+    }
     out.0
 }
 

@@ -97,6 +97,28 @@ pub(crate) fn table(status: &StatusDocument, now: Timestamp) -> String {
     if let Some(queue) = &status.queue {
         let _ = writeln!(out, "{}", queue_line(queue, now));
     }
+    if !status.health.is_empty() {
+        let bad: Vec<_> = status.health.iter().filter(|l| l.state != "ok").collect();
+        if bad.is_empty() {
+            let _ = writeln!(out, "health: all {} links of Postfix's path ok", status.health.len());
+        } else {
+            let _ = writeln!(out, "health:");
+            for link in bad {
+                let fix = if link.fix.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", link.fix)
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:7}  {}: {}{fix}",
+                    link.state.to_uppercase(),
+                    link.name,
+                    link.cause
+                );
+            }
+        }
+    }
     if let Some(reload) = status
         .last_reload
         .as_ref()

@@ -33,6 +33,7 @@ use super::stop::{self, stopped, Stop};
 use crate::postfix::attr::AttrError;
 use crate::postfix::endpoint::{self, EndpointError, PeerOutcome, Timeouts};
 use crate::postfix::flush::{self, FlushStatus};
+use crate::postfix::health::Link;
 use crate::postkickd::plan::{PlannedRule, Request};
 
 /// What the attempts of one kick came to.
@@ -277,6 +278,27 @@ fn answer_hint(outcome: Outcome) -> Option<&'static str> {
     }
 }
 
+/// The first broken link of Postfix's path along the rule's deliveries
+/// (master, the service's master.cf entry, its endpoint), judged off the
+/// runtime's threads; `None` when they all hold (the failure is the
+/// server's own, or passing).
+async fn broken_link(planned: &PlannedRule) -> Option<Link> {
+    let site = Arc::clone(&planned.site);
+    let services: Vec<(String, String)> = planned
+        .deliveries
+        .iter()
+        .filter_map(crate::postkickd::plan::Delivery::endpoint)
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        services
+            .iter()
+            .find_map(|(class, service)| site.diagnose(class, service))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
 /// A duration in milliseconds, to the microsecond, as a JSON number.
 fn milliseconds(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
@@ -379,11 +401,17 @@ async fn attempts(
                     AttemptError::Failed { status, .. } => Outcome::answered(*status),
                     _ => Outcome::Failed,
                 };
+                // The broken link of Postfix's path, when one is: named
+                // instead of the guesses an error alone allows.
+                let hint = match broken_link(planned).await {
+                    Some(link) => link.said(),
+                    None => err.hint().to_owned(),
+                };
                 tracing::error!(
                     outcome = %outcome.as_str(),
                     attempts = attempt_number,
                     error = %err,
-                    hint = %err.hint(),
+                    hint = %hint,
                     elapsed_ms = elapsed_ms(),
                     "{what} failed{}: {err}: {} (cause: {cause})",
                     if attempt_number > 1 {
@@ -391,12 +419,12 @@ async fn attempts(
                     } else {
                         String::new()
                     },
-                    err.hint()
+                    hint
                 );
                 return Attempts {
                     outcome: Some(outcome),
                     count: attempt_number,
-                    error: Some(format!("{err}: {}", err.hint())),
+                    error: Some(format!("{err}: {hint}")),
                 };
             }
         }

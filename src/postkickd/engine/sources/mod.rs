@@ -45,6 +45,8 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Regist
             Source::Watch(spec) => registrations.push(Registration {
                 spec: spec.clone(),
                 live,
+                maildrop_of: (spec.directory == planned.site.queue_directory.join("maildrop"))
+                    .then(|| Arc::clone(&planned.site)),
             }),
         }
     }

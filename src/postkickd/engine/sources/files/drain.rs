@@ -3,7 +3,9 @@
 //! For a rule with `drain_within` (on by default for the queue's own
 //! maildrop), the directory is looked at four times in that time. When the
 //! oldest ready file has waited longer, that is an incident: one warning
-//! naming the file, its age, how many wait and what to check, a kick at
+//! naming the file, its age, how many wait and the broken link of
+//! pickup's path (for the queue's maildrop: master, pickup's master.cf
+//! entry and endpoint, the maildrop's permissions), a kick at
 //! once, and more kicks with a doubling pause while it lasts; when the
 //! directory has drained, one line says so. This is how a server nobody
 //! watches learns that pickup is stuck. A look lists the directory off
@@ -62,6 +64,20 @@ impl Incident {
     }
 }
 
+/// Why the directory does not drain, as far as can be told: for the
+/// queue's maildrop, the first broken link of pickup's path (master,
+/// pickup's master.cf entry and endpoint, the maildrop itself), judged
+/// off the runtime's threads.
+async fn why_not_draining(registration: &Registration) -> String {
+    let Some(site) = registration.maildrop_of.clone() else {
+        return "is the service the rule kicks taking them, and can it read the directory?".to_owned();
+    };
+    match tokio::task::spawn_blocking(move || site.diagnose_pickup()).await {
+        Ok(Some(link)) => link.said(),
+        _ => "master runs, pickup is in master.cf, its endpoint is there and the maildrop is as it should be, yet pickup takes nothing: look for pickup's errors in the mail log".to_owned(),
+    }
+}
+
 /// The time between two looks, in multiples of the last look's.
 const LOOK_SHARE: u32 = 20;
 
@@ -98,13 +114,15 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
         match incident.look(late.is_some(), tokio::time::Instant::now(), limit) {
             Verdict::Incident => {
                 let (file, age) = late.unwrap_or_default();
+                let why = why_not_draining(&registration).await;
                 tracing::warn!(
                     event = "not_draining",
                     directory = %directory,
                     oldest = %file.display(),
                     age_s = age.as_secs(),
                     waiting = waiting.count,
-                    "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s: is pickup running (postfix status, postconf -M pickup), and can it read the directory? Kicking again",
+                    cause = %why,
+                    "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s: {why}. Kicking again",
                     waiting.count,
                     age.as_secs(),
                     file.display(),

@@ -41,6 +41,9 @@ pub(crate) struct Registration {
     pub spec: WatchSpec,
     /// Raised on each relevant event.
     pub live: Arc<Live>,
+    /// The Postfix whose maildrop this is, when it is the queue's own:
+    /// which link broke when it does not drain.
+    pub maildrop_of: Option<Arc<crate::postfix::health::Site>>,
 }
 
 impl Registration {

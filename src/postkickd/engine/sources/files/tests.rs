@@ -17,6 +17,7 @@ fn registration(
             drain_within: None,
         },
         live: Arc::new(Live::default()),
+        maildrop_of: None,
     }
 }
 
