@@ -34,8 +34,10 @@ install: all
 	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service
 	test -e $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml || \
 		install -m 0644 rules.default.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
-	install -d $(DESTDIR)$(PREFIX)/share/doc/postkick
+	install -d $(DESTDIR)$(PREFIX)/share/doc/postkick $(DESTDIR)$(PREFIX)/share/postkick
 	install -m 0644 rules.example.yaml $(DESTDIR)$(PREFIX)/share/doc/postkick/
+	install -m 0644 prometheus/postkickd.rules.yml prometheus/postkickd.rules.test.yml \
+		$(DESTDIR)$(PREFIX)/share/postkick/
 	install -m 0644 man/postkick.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 man/postkick-rules.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 man/postkickd.8 $(DESTDIR)$(MANDIR)/man8/
@@ -45,4 +47,6 @@ uninstall:
 		$(DESTDIR)$(UNITDIR)/postkickd.service \
 		$(DESTDIR)$(MANDIR)/man1/postkick.1 $(DESTDIR)$(MANDIR)/man5/postkick-rules.5 \
 		$(DESTDIR)$(MANDIR)/man8/postkickd.8 \
-		$(DESTDIR)$(PREFIX)/share/doc/postkick/rules.example.yaml
+		$(DESTDIR)$(PREFIX)/share/doc/postkick/rules.example.yaml \
+		$(DESTDIR)$(PREFIX)/share/postkick/postkickd.rules.yml \
+		$(DESTDIR)$(PREFIX)/share/postkick/postkickd.rules.test.yml

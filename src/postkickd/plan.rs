@@ -67,7 +67,10 @@ pub(crate) struct Delivery {
 impl Delivery {
     /// The `(class, service)` it connects to.
     pub(crate) fn endpoint(&self) -> Option<(String, String)> {
-        let mut parts = self.connect.iter().map(|p| p.to_string_lossy().into_owned());
+        let mut parts = self
+            .connect
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned());
         Some((parts.next()?, parts.next()?))
     }
 }

@@ -217,6 +217,9 @@ pub struct Rule {
     /// Log delivered kicks at debug level only (failures and state
     /// changes stay visible): for busy rules.
     pub quiet: bool,
+    /// How often the rule must succeed at least: exported for the shipped
+    /// alert (a dead man's switch), if declared.
+    pub expect_success_within: Option<Duration>,
     /// Where the rule starts in its file.
     pub position: Option<Position>,
     /// Where its parts are written, for findings about them.

@@ -188,6 +188,52 @@ fn metrics_pass_promtool() {
     promtool_accepts(&metrics);
 }
 
+/// The shipped alerting rules pass promtool's checks and their unit
+/// tests (each alert firing and quiet), and name only metrics the daemon
+/// exports.
+#[test]
+fn shipped_alert_rules_pass_promtool_and_name_real_metrics() {
+    if !postkick_testkit::require("promtool", postkick_testkit::have_program("promtool")) {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prometheus");
+    for args in [
+        ["check", "rules", "postkickd.rules.yml"],
+        ["test", "rules", "postkickd.rules.test.yml"],
+    ] {
+        let output = Command::new("promtool")
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool");
+        assert!(
+            output.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let setup = Setup::new(
+        "rules:\n  - name: good\n    every: 1h\n    on_start: true\n    expect_success_within: 2h\n    kick: public qmgr I\n  - name: drop\n    watch: incoming\n    drain_within: 1m\n    kick: public qmgr I\n",
+    );
+    std::fs::create_dir(setup.dir.queue.join("incoming")).expect("mkdir");
+    let _qmgr = setup.socket("public", "qmgr");
+    let (daemon, control) = setup.start_with_control();
+    daemon.wait_for_event("outcome", "delivered", 1, Duration::from_secs(10));
+    let (_, metrics, _) = postkickd(&["status", "--metrics", "--control", &control]);
+    let rules = std::fs::read_to_string(dir.join("postkickd.rules.yml")).expect("rules");
+    let named: std::collections::BTreeSet<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("postkickd_"))
+        .collect();
+    for name in named {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "the alert rules name {name}, which the daemon does not export:\n{metrics}"
+        );
+    }
+}
+
 /// `promtool check metrics` passes `metrics`.
 pub(crate) fn promtool_accepts(metrics: &str) {
     let mut promtool = Command::new("promtool")

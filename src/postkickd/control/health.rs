@@ -53,7 +53,9 @@ impl HealthGauge {
 
     /// The last judgement, whatever its age, without judging.
     pub(crate) fn last(&self) -> Option<Arc<Vec<Link>>> {
-        lock(&self.latest).as_ref().map(|(_, links)| Arc::clone(links))
+        lock(&self.latest)
+            .as_ref()
+            .map(|(_, links)| Arc::clone(links))
     }
 
     /// A judgement no older than [`FRESH`], with the queue read as fresh.

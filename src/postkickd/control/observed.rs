@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 
+use super::health::HealthGauge;
 use super::protocol::{
     KickDocument, LinkDocument, QueueCountDocument, QueueDocument, ReloadDocument, ReloadResult,
     Reloads, RuleDocument, StatusDocument, TriggerDocument,
 };
-use super::health::HealthGauge;
 use super::queue::{QueueGauge, Snapshot};
 use crate::postfix::showq::QUEUES;
 use crate::postkickd::engine::live::Live;
@@ -31,6 +31,8 @@ pub(crate) struct RuleView {
     pub target: String,
     /// A flush rule: its kicks are answered (ok, bad, deny, fail).
     pub answered: bool,
+    /// `expect_success_within`, if the rule declares it.
+    pub expect_success_within: Option<std::time::Duration>,
     /// The running rule's flag and record; `None` for a disabled rule.
     pub live: Option<Arc<Live>>,
 }
@@ -235,6 +237,20 @@ impl Observed {
             .filter(|r| r.answered && r.live.is_some())
             .map(|r| r.name.clone())
             .collect()
+    }
+
+    /// The running rules that declare how often they must succeed.
+    pub(crate) fn expectations(&self) -> Vec<(String, std::time::Duration)> {
+        lock(&self.rules)
+            .iter()
+            .filter(|r| r.live.is_some())
+            .filter_map(|r| Some((r.name.clone(), r.expect_success_within?)))
+            .collect()
+    }
+
+    /// When the daemon started.
+    pub(crate) fn started(&self) -> Timestamp {
+        lock(&self.daemon).started
     }
 
     /// Reloads taken and refused.

@@ -169,6 +169,7 @@ impl Running {
                 enabled: planned.rule.enabled,
                 target: planned.rule.action.to_string(),
                 answered: matches!(planned.rule.action, crate::rules::Action::Flush(_)),
+                expect_success_within: planned.rule.expect_success_within,
                 live: self
                     .slots
                     .get(&planned.rule.name)

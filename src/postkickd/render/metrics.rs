@@ -38,6 +38,31 @@ pub(crate) fn metrics(observed: &Observed) -> String {
     counters(&mut out, &records, &answered);
     histogram(&mut out, &records);
     gauges(&mut out, &records);
+    out.section(
+        "postkickd_success_expected_within_seconds",
+        "gauge",
+        "A rule's expect_success_within: the shipped alert fires when its last success is older.",
+        observed
+            .expectations()
+            .iter()
+            .map(|(rule, within)| {
+                format!(
+                    "postkickd_success_expected_within_seconds{{rule=\"{}\"}} {}",
+                    label(rule),
+                    within.as_secs_f64()
+                )
+            })
+            .collect(),
+    );
+    out.section(
+        "postkickd_start_time_seconds",
+        "gauge",
+        "When the daemon started (Unix time).",
+        vec![format!(
+            "postkickd_start_time_seconds {}",
+            observed.started().as_millisecond() as f64 / 1e3
+        )],
+    );
     let reloads = observed.reloads();
     out.section(
         "postkickd_reloads_total",

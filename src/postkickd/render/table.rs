@@ -100,7 +100,11 @@ pub(crate) fn table(status: &StatusDocument, now: Timestamp) -> String {
     if !status.health.is_empty() {
         let bad: Vec<_> = status.health.iter().filter(|l| l.state != "ok").collect();
         if bad.is_empty() {
-            let _ = writeln!(out, "health: all {} links of Postfix's path ok", status.health.len());
+            let _ = writeln!(
+                out,
+                "health: all {} links of Postfix's path ok",
+                status.health.len()
+            );
         } else {
             let _ = writeln!(out, "health:");
             for link in bad {

@@ -30,8 +30,19 @@ const KICK_KEYS: &[&str] = &["class", "service", "request"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 /// Keys every rule may have, whatever its trigger.
 const COMMON_RULE_KEYS: &[&str] = &[
-    "kick", "flush", "timeout", "retry", "enabled", "on_start", "quiet",
+    "kick",
+    "flush",
+    "timeout",
+    "retry",
+    "enabled",
+    "on_start",
+    "quiet",
+    "expect_success_within",
 ];
+
+/// How long `expect_success_within` may be: a second to a year.
+const EXPECTATION: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(366 * 24 * 3600);
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
@@ -453,6 +464,12 @@ impl Validator {
         let enabled = flag("enabled", true);
         let on_start = flag("on_start", false);
         let quiet = flag("quiet", defaults.quiet);
+        let expect_success_within = match fields.get("expect_success_within") {
+            Some(v) => self
+                .duration(v, "expect_success_within", EXPECTATION)
+                .map(Some),
+            None => Some(None),
+        };
         if self.found != found_before {
             return None;
         }
@@ -480,6 +497,7 @@ impl Validator {
             enabled: enabled?,
             on_start: on_start?,
             quiet: quiet?,
+            expect_success_within: expect_success_within?,
             position: Some(node.position),
             places,
         })

@@ -70,7 +70,8 @@ impl Incident {
 /// off the runtime's threads.
 async fn why_not_draining(registration: &Registration) -> String {
     let Some(site) = registration.maildrop_of.clone() else {
-        return "is the service the rule kicks taking them, and can it read the directory?".to_owned();
+        return "is the service the rule kicks taking them, and can it read the directory?"
+            .to_owned();
     };
     match tokio::task::spawn_blocking(move || site.diagnose_pickup()).await {
         Ok(Some(link)) => link.said(),
