@@ -202,7 +202,7 @@ fn shipped_alert_rules_pass_promtool_and_name_real_metrics() {
         ["test", "rules", "postkickd.rules.test.yml"],
     ] {
         let output = Command::new("promtool")
-            .args(&args)
+            .args(args)
             .current_dir(&dir)
             .output()
             .expect("promtool");
