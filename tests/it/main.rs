@@ -8,6 +8,7 @@ mod doctor;
 mod examples;
 mod faults;
 mod flush;
+mod health;
 mod hostile_paths;
 mod logs;
 mod postkick;

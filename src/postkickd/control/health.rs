@@ -9,12 +9,23 @@
 //! daemon spends nothing on it. A reload gives it the new plan's site,
 //! services and drain limit.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::queue::{QueueGauge, FRESH};
 use crate::postfix::health::{Link, Site};
 use crate::postkickd::lock::lock;
+
+/// Failures seen (a kick failed, a directory stopped draining): a
+/// judgement made before the last one is judged again at once.
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Something failed: the next judgement looks again, however fresh the
+/// last one is.
+pub(crate) fn failure_seen() {
+    FAILURES.fetch_add(1, Ordering::Relaxed);
+}
 
 /// What the links are judged for.
 #[derive(Debug, Clone)]
@@ -33,7 +44,8 @@ pub(crate) struct HealthGauge {
     target: Mutex<Target>,
     /// Held during a judgement, so that concurrent askers share it.
     judging: tokio::sync::Mutex<()>,
-    latest: Mutex<Option<(tokio::time::Instant, Arc<Vec<Link>>)>>,
+    /// The last judgement: when, after how many failures, and the links.
+    latest: Mutex<Option<(tokio::time::Instant, u64, Arc<Vec<Link>>)>>,
 }
 
 impl HealthGauge {
@@ -55,14 +67,15 @@ impl HealthGauge {
     pub(crate) fn last(&self) -> Option<Arc<Vec<Link>>> {
         lock(&self.latest)
             .as_ref()
-            .map(|(_, links)| Arc::clone(links))
+            .map(|(_, _, links)| Arc::clone(links))
     }
 
     /// A judgement no older than [`FRESH`], with the queue read as fresh.
     pub(crate) async fn judge(&self, queue: &QueueGauge) -> Arc<Vec<Link>> {
         let _judging = self.judging.lock().await;
-        if let Some((at, links)) = lock(&self.latest).as_ref() {
-            if at.elapsed() < FRESH {
+        let failures = FAILURES.load(Ordering::Relaxed);
+        if let Some((at, seen, links)) = lock(&self.latest).as_ref() {
+            if at.elapsed() < FRESH && *seen == failures {
                 return Arc::clone(links);
             }
         }
@@ -78,7 +91,7 @@ impl HealthGauge {
         .await
         .unwrap_or_default();
         let links = Arc::new(links);
-        *lock(&self.latest) = Some((started, Arc::clone(&links)));
+        *lock(&self.latest) = Some((started, failures, Arc::clone(&links)));
         links
     }
 }

@@ -401,6 +401,7 @@ async fn attempts(
                     AttemptError::Failed { status, .. } => Outcome::answered(*status),
                     _ => Outcome::Failed,
                 };
+                crate::postkickd::control::health::failure_seen();
                 // The broken link of Postfix's path, when one is: named
                 // instead of the guesses an error alone allows.
                 let hint = match broken_link(planned).await {

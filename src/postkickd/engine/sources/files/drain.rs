@@ -115,6 +115,7 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
         match incident.look(late.is_some(), tokio::time::Instant::now(), limit) {
             Verdict::Incident => {
                 let (file, age) = late.unwrap_or_default();
+                crate::postkickd::control::health::failure_seen();
                 let why = why_not_draining(&registration).await;
                 tracing::warn!(
                     event = "not_draining",
