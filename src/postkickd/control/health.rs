@@ -44,9 +44,11 @@ pub(crate) struct HealthGauge {
     target: Mutex<Target>,
     /// Held during a judgement, so that concurrent askers share it.
     judging: tokio::sync::Mutex<()>,
-    /// The last judgement: when, after how many failures, and the links.
-    latest: Mutex<Option<(tokio::time::Instant, u64, Arc<Vec<Link>>)>>,
+    latest: Mutex<Option<Judgement>>,
 }
+
+/// A judgement: when it began, after how many failures, and the links.
+type Judgement = (tokio::time::Instant, u64, Arc<Vec<Link>>);
 
 impl HealthGauge {
     pub(crate) fn new(target: Target) -> Self {
