@@ -16,7 +16,9 @@
 //! by design). Each link has a state, the evidence, the cause in one
 //! sentence and the fix.
 //!
-//! The checks read files and list the maildrop (bounded); the queue
+//! Only a Postfix installation is judged: a configuration directory with
+//! a master.cf (a test queue has only a main.cf). The checks read files
+//! and list the maildrop (bounded); the queue
 //! figures come from a showq reading the caller made. Nothing is
 //! connected to, written or signalled, and nothing here decides when to
 //! check: the daemon asks when a kick fails, when a directory does not
@@ -157,6 +159,13 @@ impl Site {
             .iter()
             .map(|name| ("public".to_owned(), (*name).clone()))
             .collect()
+    }
+
+    /// Whether this is a Postfix installation at all: its configuration
+    /// directory has a master.cf. A test queue (`postkickd endpoints`,
+    /// `demo`) has only a main.cf, and its path is not judged.
+    pub(crate) fn is_postfix(&self) -> bool {
+        self.config_directory.join("master.cf").exists()
     }
 
     fn master_cf_path(&self) -> String {
@@ -420,6 +429,9 @@ impl Site {
         reading: &Result<QueueReading, String>,
         read_at: i64,
     ) -> Vec<Link> {
+        if !self.is_postfix() {
+            return Vec::new();
+        }
         let mut links = self.files(services);
         links.push(self.pickup_draining(pickup_limit));
         links.extend(queue_links(reading, read_at));
@@ -430,6 +442,9 @@ impl Site {
     /// the first broken one of master, its master.cf entry and its
     /// endpoint.
     pub(crate) fn diagnose(&self, class: &str, service: &str) -> Option<Link> {
+        if !self.is_postfix() {
+            return None;
+        }
         let master = self.master();
         if master.state != State::Ok {
             return Some(master);
@@ -447,6 +462,9 @@ impl Site {
     /// first broken one of master, pickup's entry and endpoint, and the
     /// maildrop.
     pub(crate) fn diagnose_pickup(&self) -> Option<Link> {
+        if !self.is_postfix() {
+            return None;
+        }
         self.diagnose("public", &self.pickup.clone())
             .or_else(|| Some(self.maildrop()).filter(|l| l.state == State::Failed))
     }

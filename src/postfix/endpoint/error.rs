@@ -148,6 +148,18 @@ impl EndpointError {
 }
 
 impl EndpointError {
+    /// Whether nothing serves the endpoint (it is missing, a stale socket,
+    /// a FIFO nobody reads): a failure whose cause is in Postfix's path,
+    /// not in the kick or its permissions.
+    pub(crate) fn is_absence(&self) -> bool {
+        match self {
+            Self::Lookup { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            Self::Connect { source, .. } => source.kind() == std::io::ErrorKind::ConnectionRefused,
+            Self::FifoOpen { .. } => true,
+            _ => false,
+        }
+    }
+
     /// What an administrator can do about this failure, as one phrase.
     pub fn hint(&self) -> &'static str {
         let source = match self {

@@ -58,6 +58,17 @@ pub fn doctor(rules_path: &Path, config_directory: Option<&Path>) -> Result<(), 
             started + SHOWQ_WITHIN,
         ))
         .map_err(|e| format!("{e}: {}", e.hint()));
+    if !site.is_postfix() {
+        let why = format!(
+            "there is no {}: is {} Postfix's configuration directory? (-c names another)",
+            main_cf.config_directory.join("master.cf").display(),
+            main_cf.config_directory.display()
+        );
+        return Err(DaemonError::Attention {
+            level: Attention::Critical,
+            reasons: vec![(Attention::Critical, why)],
+        });
+    }
     let links = site.links(
         &services,
         pickup_limit,

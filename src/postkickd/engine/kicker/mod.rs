@@ -193,6 +193,20 @@ enum AttemptError {
 }
 
 impl AttemptError {
+    /// Whether nothing served the endpoint, so that the cause lies in
+    /// Postfix's path (master, master.cf, the endpoint) and is worth
+    /// naming.
+    fn is_absence(&self) -> bool {
+        match self {
+            Self::Endpoint(e) => e.is_absence(),
+            Self::Service(AttrError::Connect { source, .. }) => matches!(
+                source.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ),
+            _ => false,
+        }
+    }
+
     fn hint(&self) -> &'static str {
         match self {
             Self::Endpoint(e) => e.hint(),
@@ -404,10 +418,12 @@ async fn attempts(
                 crate::postkickd::control::health::failure_seen();
                 // The broken link of Postfix's path, when one is: named
                 // instead of the guesses an error alone allows.
-                let hint = match broken_link(planned).await {
-                    Some(link) => link.said(),
-                    None => err.hint().to_owned(),
+                let broken = if err.is_absence() {
+                    broken_link(planned).await
+                } else {
+                    None
                 };
+                let hint = broken.map_or_else(|| err.hint().to_owned(), |link| link.said());
                 tracing::error!(
                     outcome = %outcome.as_str(),
                     attempts = attempt_number,
