@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::endpoint;
-use super::master::{running_master, MasterCf};
+use super::master::{master_state, MasterCf, MasterState};
 use super::showq::QueueReading;
 
 /// An incoming message older than this means qmgr is not taking them.
@@ -125,6 +125,8 @@ pub(crate) struct Site {
     pub mail_owner: String,
     /// `setgid_group`: the maildrop's group.
     pub setgid_group: String,
+    /// `sendmail_path`: how notices are mailed.
+    pub sendmail: PathBuf,
     /// `pickup_service_name`, `queue_service_name`, `showq_service_name`.
     pub pickup: String,
     pub qmgr: String,
@@ -147,6 +149,7 @@ impl Site {
             queue_directory: main_cf.queue_directory.clone(),
             mail_owner: text("mail_owner"),
             setgid_group: text("setgid_group"),
+            sendmail: main_cf.sendmail_path.clone(),
             pickup: main_cf.services.pickup.clone(),
             qmgr: main_cf.services.queue.clone(),
             showq: main_cf.services.showq.clone(),
@@ -175,33 +178,43 @@ impl Site {
             .to_string()
     }
 
-    /// Whether master runs: the link, and master.cf as read (if it could
-    /// be) for the service links.
-    pub(crate) fn master(&self) -> Link {
+    /// Whether master runs, from its pid file and process; where those
+    /// cannot be seen (the hardened unit), from whether showq answered
+    /// (`showq_answers`, when a reading was made), else it is not judged.
+    pub(crate) fn master(&self, showq_answers: Option<bool>) -> Link {
         let pid_file = self.queue_directory.join("pid").join("master.pid");
-        match running_master(&self.queue_directory) {
-            Some(pid) => Link::ok("master", format!("master runs (pid {pid})")),
-            None => {
-                let named = std::fs::read_to_string(&pid_file)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u32>().ok());
-                let evidence = match named {
-                    Some(pid) => format!(
-                        "its pid file {} names {pid}, which is gone or is not master",
-                        pid_file.display()
-                    ),
-                    None => format!("there is no pid file {}", pid_file.display()),
-                };
-                Link::bad(
+        let down = |evidence: String| {
+            Link::bad(
+                "master",
+                State::Failed,
+                format!("Postfix is not running: no master process ({evidence})"),
+                format!(
+                    "postfix -c {} start (or systemctl start postfix)",
+                    self.config_directory.display()
+                ),
+            )
+        };
+        match master_state(&self.queue_directory) {
+            MasterState::Runs(pid) => Link::ok("master", format!("master runs (pid {pid})")),
+            MasterState::Gone(Some(pid)) => down(format!(
+                "its pid file {} names {pid}, which is gone or is not master",
+                pid_file.display()
+            )),
+            MasterState::Gone(None) => down(format!("there is no pid file {}", pid_file.display())),
+            MasterState::Unseen => match showq_answers {
+                Some(true) => Link::ok(
                     "master",
-                    State::Failed,
-                    format!("Postfix is not running: no master process ({evidence})"),
-                    format!(
-                        "postfix -c {} start (or systemctl start postfix)",
-                        self.config_directory.display()
-                    ),
-                )
-            }
+                    "master runs: showq answers (its pid file and process cannot be seen from here)".to_owned(),
+                ),
+                Some(false) => down(format!(
+                    "showq does not answer, and {} cannot be read from here; postkickd doctor as root tells for sure",
+                    pid_file.display()
+                )),
+                None => Link::ok(
+                    "master",
+                    "master's pid file and process cannot be seen from here".to_owned(),
+                ),
+            },
         }
     }
 
@@ -401,8 +414,12 @@ impl Site {
 
     /// The file-based links for the services in `services`: master,
     /// each service's master.cf entry and endpoint, the maildrop.
-    pub(crate) fn files(&self, services: &[(String, String)]) -> Vec<Link> {
-        let master = self.master();
+    pub(crate) fn files(
+        &self,
+        services: &[(String, String)],
+        showq_answers: Option<bool>,
+    ) -> Vec<Link> {
+        let master = self.master(showq_answers);
         let master_runs = master.state == State::Ok;
         let master_cf = MasterCf::read(&self.config_directory).ok().flatten();
         let mut links = vec![master];
@@ -432,7 +449,7 @@ impl Site {
         if !self.is_postfix() {
             return Vec::new();
         }
-        let mut links = self.files(services);
+        let mut links = self.files(services, Some(reading.is_ok()));
         links.push(self.pickup_draining(pickup_limit));
         links.extend(queue_links(reading, read_at));
         links
@@ -445,7 +462,7 @@ impl Site {
         if !self.is_postfix() {
             return None;
         }
-        let master = self.master();
+        let master = self.master(None);
         if master.state != State::Ok {
             return Some(master);
         }
@@ -593,6 +610,7 @@ mod tests {
             queue_directory: dir.path().to_owned(),
             mail_owner: crate::sys::user_name(),
             setgid_group: crate::sys::group_name(dir.path().metadata().expect("meta").gid()),
+            sendmail: "/usr/sbin/sendmail".into(),
             pickup: "pickup".into(),
             qmgr: "qmgr".into(),
             showq: "showq".into(),
@@ -616,7 +634,7 @@ mod tests {
         )
         .expect("chmod");
         assert_eq!(site.maildrop().state, State::Ok);
-        let master = site.master();
+        let master = site.master(None);
         assert_eq!(master.state, State::Failed);
         assert!(master
             .cause

@@ -143,16 +143,57 @@ impl MasterCf {
     }
 }
 
-/// Whether Postfix's master runs for the queue in `queue_directory`: the
-/// pid its pid file names, if that process is alive (not a zombie) and
-/// is `master`.
-pub(crate) fn running_master(queue_directory: &Path) -> Option<u32> {
+/// What master's pid file and the process it names say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MasterState {
+    /// The pid file names a live `master` (not a zombie).
+    Runs(u32),
+    /// There is no pid file (`None`), or the process it names is gone or
+    /// is something else.
+    Gone(Option<u32>),
+    /// It cannot be seen from here: the pid file cannot be read (it is
+    /// root's, 0600 on Debian) or other users' processes are hidden (the
+    /// unit's `ProtectProc=invisible`).
+    Unseen,
+}
+
+/// What Postfix's master is for the queue in `queue_directory`.
+pub(crate) fn master_state(queue_directory: &Path) -> MasterState {
     let pid_file = queue_directory.join("pid").join("master.pid");
-    let text = read_bounded(&pid_file, 64, Links::Follow).ok()?;
-    let pid: u32 = String::from_utf8_lossy(&text).trim().parse().ok()?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-    (name == "master" && !rest.starts_with('Z')).then_some(pid)
+    let text = match read_bounded(&pid_file, 64, Links::Follow) {
+        Ok(text) => text,
+        Err(e) if e.is_missing() => return MasterState::Gone(None),
+        Err(_) => return MasterState::Unseen,
+    };
+    let Ok(pid) = String::from_utf8_lossy(&text).trim().parse::<u32>() else {
+        return MasterState::Gone(None);
+    };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        // Gone, or hidden: init (pid 1) is always there unless others'
+        // processes are hidden from this one.
+        return if Path::new("/proc/1/stat").exists() {
+            MasterState::Gone(Some(pid))
+        } else {
+            MasterState::Unseen
+        };
+    };
+    let alive = stat
+        .split_once(" (")
+        .and_then(|(_, rest)| rest.rsplit_once(") "))
+        .is_some_and(|(name, rest)| name == "master" && !rest.starts_with('Z'));
+    if alive {
+        MasterState::Runs(pid)
+    } else {
+        MasterState::Gone(Some(pid))
+    }
+}
+
+/// Whether Postfix's master is known to run.
+pub(crate) fn running_master(queue_directory: &Path) -> Option<u32> {
+    match master_state(queue_directory) {
+        MasterState::Runs(pid) => Some(pid),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

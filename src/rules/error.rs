@@ -208,6 +208,9 @@ pub enum RuleErrorKind {
     /// A glob that does not parse.
     #[error("bad pattern \"{pattern}\": {why}")]
     BadPattern { pattern: String, why: String },
+    /// `notify:` that is no address.
+    #[error("notify \"{}\" must be postmaster or a mail address (user@example.com)", .text.escape_debug())]
+    BadNotify { text: String },
     /// `ready:` other than `any` or `executable`.
     #[error("ready \"{text}\" must be \"any\" or \"executable\"")]
     BadReady { text: String },

@@ -220,6 +220,9 @@ pub struct Rule {
     /// How often the rule must succeed at least: exported for the shipped
     /// alert (a dead man's switch), if declared.
     pub expect_success_within: Option<Duration>,
+    /// Whom to mail when the rule starts failing or its directory stops
+    /// draining, and when it recovers (`notify:`, or the defaults').
+    pub notify: Option<String>,
     /// Where the rule starts in its file.
     pub position: Option<Position>,
     /// Where its parts are written, for findings about them.

@@ -216,7 +216,7 @@ fn every_rule_key_is_listed_once_in_table_order() {
     };
     assert_eq!(
         expected.join(", "),
-        "name, cron, every, watch, timezone, jitter, catch_up, pattern, debounce, poll, ready, drain_within, kick, flush, timeout, retry, enabled, on_start, quiet, expect_success_within"
+        "name, cron, every, watch, timezone, jitter, catch_up, pattern, debounce, poll, ready, drain_within, kick, flush, timeout, retry, enabled, on_start, quiet, expect_success_within, notify"
     );
 }
 

@@ -11,6 +11,7 @@ mod flush;
 mod health;
 mod hostile_paths;
 mod logs;
+mod notify;
 mod postkick;
 mod postkickd;
 mod properties;

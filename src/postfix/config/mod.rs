@@ -74,7 +74,12 @@ pub struct MainCf {
     pub services: ServiceNames,
     /// What decides which sites the flush service keeps logs for.
     pub fast_flush: FastFlush,
+    /// `sendmail_path`: how the daemon mails its notices.
+    pub sendmail_path: PathBuf,
 }
+
+/// Postfix's default `sendmail_path`.
+const DEFAULT_SENDMAIL_PATH: &str = "/usr/sbin/sendmail";
 
 /// `*_service_name`: the endpoint names of Postfix's services.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,8 +343,20 @@ impl Evaluator {
                 (line, String::from_utf8_lossy(raw).into_owned())
             }),
         };
+        // Not among the parameters a kick tool processes (so that -vv
+        // stays Postfix's own list): read as written, unless it names
+        // other parameters.
+        let sendmail_path = self
+            .dict
+            .get(b"sendmail_path")
+            .filter(|raw| !raw.contains(&b'$') && raw.starts_with(b"/"))
+            .map_or_else(
+                || PathBuf::from(DEFAULT_SENDMAIL_PATH),
+                |raw| PathBuf::from(OsString::from_vec(raw.trim_ascii().to_vec())),
+            );
         Ok(MainCf {
             config_directory: PathBuf::from(self.directory),
+            sendmail_path,
             queue_directory: PathBuf::from(OsString::from_vec(queue_directory)),
             trigger_timeout: seconds(trigger_timeout),
             application_event_drain_time: seconds(drain_time),

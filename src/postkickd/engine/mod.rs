@@ -8,6 +8,7 @@
 pub(crate) mod clock;
 pub(crate) mod kicker;
 pub(crate) mod live;
+pub(crate) mod notify;
 pub(crate) mod pending;
 pub(crate) mod running;
 mod serve;

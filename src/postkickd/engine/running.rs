@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::kicker::{kicker, Kicker};
 use super::live::Live;
+use super::notify::Notifier;
 use super::sources::Sources;
 use super::state::StateFile;
 use super::stop::Stop;
@@ -49,6 +50,8 @@ pub(crate) struct Running {
     sources_stop: watch::Sender<Stop>,
     descriptors: Arc<Semaphore>,
     dry_run: bool,
+    /// Where the rules' notices go.
+    notifier: Notifier,
 }
 
 /// How many kicks may be in flight at once: one descriptor each, within
@@ -70,6 +73,7 @@ impl Running {
         dry_run: bool,
         state: Option<StateFile>,
     ) -> Result<Running, DaemonError> {
+        let notifier = Notifier::start(Arc::clone(&plan.site));
         let (sources_stop, stop_rx) = watch::channel(Stop::Running);
         let rules: Vec<_> = plan
             .enabled()
@@ -81,7 +85,7 @@ impl Running {
                 (Arc::new(planned.clone()), live)
             })
             .collect();
-        let sources = Sources::start(&rules, &stop_rx, state)?;
+        let sources = Sources::start(&rules, &stop_rx, state, notifier.clone())?;
         let mut running = Running {
             slots: HashMap::new(),
             leaving: HashMap::new(),
@@ -89,6 +93,7 @@ impl Running {
             sources_stop,
             descriptors: Arc::new(Semaphore::new(kick_permits())),
             dry_run,
+            notifier,
         };
         for (planned, live) in rules {
             running.add(planned, live);
@@ -108,6 +113,7 @@ impl Running {
             stop: stop_rx,
             descriptors: Arc::clone(&self.descriptors),
             handover,
+            notifier: self.notifier.clone(),
         }));
         self.slots.insert(
             name,

@@ -25,7 +25,7 @@ use super::{duration, Action, Places, Retry, Rule, RuleSet, MAX_REPORTED};
 
 const TOP_KEYS: &[&str] = &["postfix", "defaults", "metrics_file", "rules"];
 const POSTFIX_KEYS: &[&str] = &["config_directory"];
-const DEFAULT_KEYS: &[&str] = &["timeout", "retry", "quiet"];
+const DEFAULT_KEYS: &[&str] = &["timeout", "retry", "quiet", "notify"];
 const KICK_KEYS: &[&str] = &["class", "service", "request"];
 const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
 /// Keys every rule may have, whatever its trigger.
@@ -38,6 +38,7 @@ const COMMON_RULE_KEYS: &[&str] = &[
     "on_start",
     "quiet",
     "expect_success_within",
+    "notify",
 ];
 
 /// How long `expect_success_within` may be: a second to a year.
@@ -108,11 +109,12 @@ impl<'v> Fields<'v> {
 }
 
 /// What `defaults:` sets for every rule.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Defaults {
     timeout: Duration,
     retry: Retry,
     quiet: bool,
+    notify: Option<String>,
 }
 
 impl Default for Defaults {
@@ -121,6 +123,7 @@ impl Default for Defaults {
             timeout: DEFAULT_TIMEOUT,
             retry: Retry::default(),
             quiet: false,
+            notify: None,
         }
     }
 }
@@ -308,6 +311,27 @@ impl Validator {
         ok.then_some(retry)
     }
 
+    /// `notify:`: `postmaster`, or a mail address (a local part and a
+    /// domain of letters, digits and `.`, `_`, `%`, `+`, `-`): nothing a
+    /// mail header could be forged with.
+    fn notify(&mut self, node: &Node) -> Option<String> {
+        let text = self.string(node, "notify")?;
+        let (local, domain) = text.split_once('@').unwrap_or((&text, "x"));
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.len() <= 254
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+                && !w.starts_with('-')
+        };
+        if word(local) && word(domain) && !domain.contains('@') {
+            Some(text)
+        } else {
+            self.value_error(node, RuleErrorKind::BadNotify { text });
+            None
+        }
+    }
+
     fn defaults(&mut self, node: &Node) -> Defaults {
         let mut defaults = Defaults::default();
         for Entry { key, value, .. } in self
@@ -325,6 +349,7 @@ impl Validator {
                         defaults.quiet = q;
                     }
                 }
+                "notify" => defaults.notify = self.notify(value),
                 _ => {
                     if let Some(r) = self.retry(value, Retry::default()) {
                         defaults.retry = r;
@@ -409,14 +434,14 @@ impl Validator {
                 }
             }
             // A duplicate is still read, so that its other mistakes show.
-            if let Some(rule) = self.rule(item, defaults).filter(|_| !duplicate) {
+            if let Some(rule) = self.rule(item, &defaults).filter(|_| !duplicate) {
                 rule_set.rules.push(rule);
             }
         }
         rule_set
     }
 
-    fn rule(&mut self, node: &Node, defaults: Defaults) -> Option<Rule> {
+    fn rule(&mut self, node: &Node, defaults: &Defaults) -> Option<Rule> {
         let entries = self.mapping(node, "a rule", &rule_keys())?;
         let found_before = self.found;
         let fields = Fields::new(entries, node);
@@ -464,6 +489,10 @@ impl Validator {
         let enabled = flag("enabled", true);
         let on_start = flag("on_start", false);
         let quiet = flag("quiet", defaults.quiet);
+        let notify = match fields.get("notify") {
+            Some(v) => self.notify(v).map(Some),
+            None => Some(defaults.notify.clone()),
+        };
         let expect_success_within = match fields.get("expect_success_within") {
             Some(v) => self
                 .duration(v, "expect_success_within", EXPECTATION)
@@ -498,6 +527,7 @@ impl Validator {
             on_start: on_start?,
             quiet: quiet?,
             expect_success_within: expect_success_within?,
+            notify: notify?,
             position: Some(node.position),
             places,
         })

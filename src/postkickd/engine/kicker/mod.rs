@@ -28,6 +28,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::live::Live;
+use super::notify::{Notice, Notifier};
 use super::stats::{LastKick, Outcome, RuleStats};
 use super::stop::{self, stopped, Stop};
 use crate::postfix::attr::AttrError;
@@ -58,6 +59,8 @@ pub(crate) struct Kicker {
     pub descriptors: Arc<Semaphore>,
     /// A previous kicker of the same rule name, still finishing.
     pub handover: Option<JoinHandle<()>>,
+    /// Where the rule's notices go (when it has `notify:`).
+    pub notifier: Notifier,
 }
 
 /// Takes the pending flag and kicks, one kick at a time, until told to stop.
@@ -69,7 +72,10 @@ pub(crate) async fn kicker(kicker: Kicker) {
         mut stop,
         descriptors,
         handover,
+        notifier,
     } = kicker;
+    // Whether the rule was failing after its last kick: a change is told.
+    let mut was_failing = false;
     if let Some(previous) = handover {
         let _ = previous.await;
     }
@@ -116,6 +122,13 @@ pub(crate) async fn kicker(kicker: Kicker) {
             let planned = Arc::clone(&definition.borrow());
             let started = tokio::time::Instant::now();
             let outcome = send(number, Arc::clone(&planned), stop.clone()).await;
+            let failing = live.stats().snapshot().counters.failing();
+            if outcome.is_some() && failing != was_failing {
+                was_failing = failing;
+                if let Some(to) = &planned.rule.notify {
+                    notifier.tell(rule_notice(&planned, to, failing, &live.stats().snapshot()));
+                }
+            }
             if outcome.is_none() || *stop.borrow() != Stop::Running {
                 break;
             }
@@ -127,6 +140,46 @@ pub(crate) async fn kicker(kicker: Kicker) {
                 }
             }
         }
+    }
+}
+
+/// The notice of a rule that started failing (or recovered), from its
+/// record: since when, the error with the broken link, the fix.
+fn rule_notice(
+    planned: &PlannedRule,
+    to: &str,
+    failing: bool,
+    record: &super::stats::Record,
+) -> Notice {
+    let rule = &planned.rule;
+    let last = record.last_kick.as_ref();
+    let at = last.map_or_else(|| "now".to_owned(), |k| k.at.to_string());
+    let (subject, body) = if failing {
+        (
+            format!("postkickd: rule {} is failing", rule.name),
+            format!(
+                "Rule {} ({}) has been failing since {at}.\n\nError and fix: {}\n\npostkickd status {} shows it; postkickd doctor judges Postfix's whole path.",
+                rule.name,
+                rule.action,
+                last.and_then(|k| k.error.as_deref()).unwrap_or("-"),
+                rule.name
+            ),
+        )
+    } else {
+        (
+            format!("postkickd: rule {} works again", rule.name),
+            format!(
+                "Rule {} ({}) succeeded again at {at}.",
+                rule.name, rule.action
+            ),
+        )
+    };
+    Notice {
+        to: to.to_owned(),
+        cause: format!("rule {}", rule.name),
+        broke: failing,
+        subject,
+        body,
     }
 }
 

@@ -39,6 +39,7 @@ fn planned(connect: &Path, extra: &str, debounce: Duration) -> Arc<PlannedRule> 
             queue_directory: connect.with_file_name("queue"),
             mail_owner: "postfix".to_owned(),
             setgid_group: "postdrop".to_owned(),
+            sendmail: "/usr/sbin/sendmail".into(),
             pickup: "pickup".to_owned(),
             qmgr: "qmgr".to_owned(),
             showq: "showq".to_owned(),
@@ -57,6 +58,7 @@ struct Harness {
 impl Harness {
     fn start(planned: Arc<PlannedRule>, handover: Option<JoinHandle<()>>) -> Self {
         let live = Arc::new(Live::default());
+        let notifier = crate::postkickd::engine::notify::Notifier::start(Arc::clone(&planned.site));
         let (_definition, definition_rx) = watch::channel(planned);
         let (stop, stop_rx) = watch::channel(Stop::Running);
         let task = tokio::spawn(kicker(Kicker {
@@ -66,6 +68,7 @@ impl Harness {
             stop: stop_rx,
             descriptors: Arc::new(Semaphore::new(8)),
             handover,
+            notifier,
         }));
         Self {
             live,

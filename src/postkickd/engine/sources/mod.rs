@@ -12,6 +12,7 @@
 pub(crate) mod files;
 pub(crate) mod timers;
 
+use super::notify::Notifier;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -27,10 +28,15 @@ use timers::{TimerRule, Timers};
 pub(crate) struct Sources {
     timers: Timers,
     watches: Option<WatchHub>,
+    /// Where a watched directory's notices go.
+    notifier: Notifier,
 }
 
 /// Splits a plan's rules into timer rules and watch registrations.
-fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Registration>) {
+fn split(
+    rules: &[(Arc<PlannedRule>, Arc<Live>)],
+    notifier: &Notifier,
+) -> (Vec<TimerRule>, Vec<Registration>) {
     let mut timers = Vec::new();
     let mut registrations = Vec::new();
     for (planned, live) in rules {
@@ -47,6 +53,7 @@ fn split(rules: &[(Arc<PlannedRule>, Arc<Live>)]) -> (Vec<TimerRule>, Vec<Regist
                 live,
                 maildrop_of: (spec.directory == planned.site.queue_directory.join("maildrop"))
                     .then(|| Arc::clone(&planned.site)),
+                notify: planned.rule.notify.clone().map(|to| (notifier.clone(), to)),
             }),
         }
     }
@@ -71,12 +78,14 @@ impl Sources {
         rules: &[(Arc<PlannedRule>, Arc<Live>)],
         stop: &watch::Receiver<Stop>,
         state: Option<StateFile>,
+        notifier: Notifier,
     ) -> Result<Sources, WatchError> {
-        let (timer_rules, registrations) = split(rules);
+        let (timer_rules, registrations) = split(rules, &notifier);
         let watches = watch_hub(registrations, None)?;
         Ok(Sources {
             timers: Timers::start(timer_rules, stop.clone(), state),
             watches,
+            notifier,
         })
     }
 
@@ -85,7 +94,7 @@ impl Sources {
         &mut self,
         rules: &[(Arc<PlannedRule>, Arc<Live>)],
     ) -> Result<(), WatchError> {
-        let (timer_rules, registrations) = split(rules);
+        let (timer_rules, registrations) = split(rules, &self.notifier);
         let watches = watch_hub(registrations, self.watches.as_ref())?;
         // The new watches are in place: the old ones can go.
         self.watches = watches;

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 
 use super::arrival;
 use super::Registration;
+use crate::postkickd::engine::notify::Notice;
 
 /// The longest pause between the kicks of an incident.
 const MAX_RETRY: Duration = Duration::from_secs(600);
@@ -130,6 +131,21 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                     file.display(),
                     limit.as_secs()
                 );
+                if let Some((notifier, to)) = &registration.notify {
+                    notifier.tell(Notice {
+                        to: to.clone(),
+                        cause: format!("directory {directory}"),
+                        broke: true,
+                        subject: format!("postkickd: {directory} does not drain"),
+                        body: format!(
+                            "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s.\n\nCause and fix: {why}\n\npostkickd doctor judges Postfix's whole path.",
+                            waiting.count,
+                            age.as_secs(),
+                            file.display(),
+                            limit.as_secs()
+                        ),
+                    });
+                }
                 registration
                     .live
                     .raise(|| format!("not draining: {}", file.display()));
@@ -138,6 +154,18 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                 registration.live.raise(|| "still not draining".to_owned());
             }
             Verdict::Drained => {
+                if let Some((notifier, to)) = &registration.notify {
+                    notifier.tell(Notice {
+                        to: to.clone(),
+                        cause: format!("directory {directory}"),
+                        broke: false,
+                        subject: format!("postkickd: {directory} drains again"),
+                        body: format!(
+                            "No file waits longer than {} s in {directory} again.",
+                            limit.as_secs()
+                        ),
+                    });
+                }
                 tracing::info!(
                     event = "drained",
                     directory = %directory,

@@ -44,6 +44,9 @@ pub(crate) struct Registration {
     /// The Postfix whose maildrop this is, when it is the queue's own:
     /// which link broke when it does not drain.
     pub maildrop_of: Option<Arc<crate::postfix::health::Site>>,
+    /// Where to mail, and through what, when it stops draining and when
+    /// it drains again (`notify:`).
+    pub notify: Option<(crate::postkickd::engine::notify::Notifier, String)>,
 }
 
 impl Registration {

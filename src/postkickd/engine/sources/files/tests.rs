@@ -18,6 +18,7 @@ fn registration(
         },
         live: Arc::new(Live::default()),
         maildrop_of: None,
+        notify: None,
     }
 }
 
