@@ -1,7 +1,8 @@
 //! `postkickd` at scale: idle cost with 100 rules, start-up and reload with
 //! 1,000 rules and 100 watched directories, and a soak at 1,000 kicks/s.
 //!
-//! `cargo bench --bench scale` runs the idle and scale measurements;
+//! `cargo bench --bench scale` runs the idle and scale measurements
+//! (`-- idle [--postkickd PATH]`: the idle one alone, of another build);
 //! `cargo bench --bench scale -- soak SECONDS` runs the soak instead
 //! (600 s is the documented run): 50 rules kicking a local endpoint every
 //! 50 ms each, SIGHUP every 10 s, RSS and open descriptors at start and
@@ -12,6 +13,7 @@
 //! kicks delivered, the daemon's RSS, CPU and descriptors. Prints figures;
 //! asserts nothing.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use postkick_testkit::daemon::{events_in, Daemon};
@@ -43,14 +45,14 @@ fn many_rules(dir: &QueueDir, cron: usize, watch: usize) -> String {
     text
 }
 
-fn idle(seconds: u64) {
+fn idle(seconds: u64, program: &Path) {
     let tmp = traversable_tempdir();
     let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
     let _qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
     let _pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
     std::fs::write(&rules, many_rules(&dir, 50, 50)).expect("write rules");
-    let daemon = Daemon::start(&rules, &[], &tmp.path().join("daemon.log"));
+    let daemon = Daemon::start_with_program(program, &rules, &[], &tmp.path().join("daemon.log"));
     std::thread::sleep(Duration::from_secs(1));
     let pid = daemon.pid();
     let (w0, c0) = (wakeups(pid), cpu_ticks(pid));
@@ -234,6 +236,15 @@ fn main() {
         soak(seconds);
         return;
     }
-    idle(60);
+    let program = args
+        .iter()
+        .position(|a| a == "--postkickd")
+        .and_then(|at| args.get(at + 1))
+        .map_or_else(postkick_testkit::daemon::binary, std::path::PathBuf::from);
+    if args.iter().any(|a| a == "idle") {
+        idle(60, &program);
+        return;
+    }
+    idle(60, &program);
     scale();
 }
