@@ -57,7 +57,7 @@ impl Instance {
             std::fs::create_dir_all(d).expect("mkdir");
         }
         run("chown", &["postfix", data.to_str().expect("utf8 path")]);
-        let main_cf = format!(
+        let defaults = format!(
             "compatibility_level = 3.6\n\
              queue_directory = {queue}\n\
              data_directory = {data}\n\
@@ -66,14 +66,29 @@ impl Instance {
              master_service_disable = inet\n\
              inet_interfaces = loopback-only\n\
              myhostname = postkick-test.localdomain\n\
-             mydestination =\n\
-             {extra}",
-            extra = options.main_cf,
+             mydestination =\n",
             queue = queue.display(),
             data = data.display(),
             log = log.display(),
             root = root.display(),
         );
+        // A parameter the test sets replaces the default's line: written
+        // twice, every Postfix program would warn at start, postlogd too,
+        // into its own socket, until it blocks and the whole instance
+        // with it.
+        let set_by_test = |line: &str| {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            options
+                .main_cf
+                .lines()
+                .any(|l| l.split('=').next().unwrap_or_default().trim() == name)
+        };
+        let mut main_cf: String = defaults
+            .lines()
+            .filter(|line| !set_by_test(line))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        main_cf.push_str(&options.main_cf);
         std::fs::write(config.join("main.cf"), main_cf).expect("write main.cf");
         std::fs::copy("/etc/postfix/master.cf", config.join("master.cf")).expect("copy master.cf");
         let c = config.to_str().expect("utf8 path");
