@@ -86,19 +86,24 @@ pub(crate) fn may_write_in(path: &std::path::Path) -> std::io::Result<()> {
 pub(crate) fn user_name() -> String {
     // SAFETY: geteuid cannot fail and takes no arguments.
     let uid = unsafe { libc::geteuid() };
+    passwd_name(uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The name of user `uid` in the password database, if it has one.
+fn passwd_name(uid: u32) -> Option<String> {
     let mut entry: libc::passwd = unsafe_zeroed_passwd();
-    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut buf = vec![0 as libc::c_char; 16384];
     let mut found: *mut libc::passwd = std::ptr::null_mut();
     // SAFETY: entry, buf and found are valid and writable for the call, and
     // buf's length is passed; getpwuid_r writes only into them.
     let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
     if rc != 0 || found.is_null() || entry.pw_name.is_null() {
-        return format!("uid {uid}");
+        return None;
     }
     // SAFETY: on success pw_name points at a NUL-terminated string in buf,
     // which is still alive.
     let name = unsafe { CStr::from_ptr(entry.pw_name) };
-    name.to_string_lossy().into_owned()
+    Some(name.to_string_lossy().into_owned())
 }
 
 /// The id of user `user`, if there is one.
@@ -123,20 +128,7 @@ pub(crate) fn user_id(user: &str) -> Option<u32> {
 
 /// The name of user `uid`, or the number when it has none.
 pub(crate) fn user_name_of(uid: u32) -> String {
-    let mut entry: libc::passwd = unsafe_zeroed_passwd();
-    let mut buf = vec![0 as libc::c_char; 16384];
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: entry, buf and found are valid and writable for the call,
-    // and buf's length is passed.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut entry, buf.as_mut_ptr(), buf.len(), &mut found) };
-    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
-        return uid.to_string();
-    }
-    // SAFETY: on success pw_name points at a NUL-terminated string in buf,
-    // which is still alive.
-    unsafe { CStr::from_ptr(entry.pw_name) }
-        .to_string_lossy()
-        .into_owned()
+    passwd_name(uid).unwrap_or_else(|| uid.to_string())
 }
 
 fn unsafe_zeroed_passwd() -> libc::passwd {
