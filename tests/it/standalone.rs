@@ -102,33 +102,30 @@ fn a_member_of_the_control_group_may_ask_and_others_are_told_which_group() {
         std::os::unix::fs::PermissionsExt::from_mode(0o777),
     )
     .expect("chmod");
-    let other = writable.join("other-control");
-    let output = Command::new(&member)
-        .args(["run", "--rules"])
-        .arg(&setup.rules)
-        .args(["--control-group", "daemon", "--control"])
-        .arg(&other)
-        .args(["--state"])
-        .arg(writable.join("other-state"))
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // `run --control-group GROUP` through `program`: its exit and stderr.
+    let run_with_group = |program: &std::path::Path, group: &str| {
+        let output = Command::new(program)
+            .args(["run", "--rules"])
+            .arg(&setup.rules)
+            .args(["--control-group", group, "--control"])
+            .arg(writable.join("other-control"))
+            .arg("--state")
+            .arg(writable.join("other-state"))
+            .output()
+            .expect("run");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (status, stderr) = run_with_group(&member, "daemon");
+    assert_eq!(status, Some(1), "{stderr}");
     assert!(
         stderr.contains("cannot give the control socket") && stderr.contains("member of daemon"),
         "{stderr}"
     );
-    let output = Command::new(binary())
-        .args(["run", "--rules"])
-        .arg(&setup.rules)
-        .args(["--control-group", "no-such-group", "--control"])
-        .arg(&other)
-        .args(["--state"])
-        .arg(writable.join("other-state"))
-        .output()
-        .expect("run");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let (status, stderr) = run_with_group(&binary(), "no-such-group");
+    assert_eq!(status, Some(1), "{stderr}");
     assert!(
         stderr.contains("there is no group no-such-group"),
         "{stderr}"
