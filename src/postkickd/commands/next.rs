@@ -6,6 +6,7 @@
 //! Watch rules have no fire times. It needs no `main.cf`: timers do not
 //! depend on the queue.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,7 +31,8 @@ pub fn next(rules_path: &Path, count: usize, after: Option<Timestamp>) -> Result
     let now = after.unwrap_or_else(Timestamp::now);
     let local = Zones::from_environment().local();
     if let Some(why) = local.fallback() {
-        eprintln!("postkickd: warning: {why}");
+        // A closed stderr must not end the command with a panic.
+        let _ = writeln!(std::io::stderr(), "postkickd: warning: {why}");
     }
     let mut fires = Vec::new();
     for rule in rules.rules.iter().filter(|r| r.enabled) {
