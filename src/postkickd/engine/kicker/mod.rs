@@ -122,11 +122,13 @@ pub(crate) async fn kicker(kicker: Kicker) {
             let planned = Arc::clone(&definition.borrow());
             let started = tokio::time::Instant::now();
             let outcome = send(number, Arc::clone(&planned), stop.clone()).await;
-            let failing = live.stats().snapshot().counters.failing();
-            if outcome.is_some() && failing != was_failing {
-                was_failing = failing;
-                if let Some(to) = &planned.rule.notify {
-                    notifier.tell(rule_notice(&planned, to, failing, &live.stats().snapshot()));
+            // Only a rule that asks for notices pays for the record's copy.
+            if let (Some(to), Some(_)) = (&planned.rule.notify, outcome) {
+                let record = live.stats().snapshot();
+                let failing = record.counters.failing();
+                if failing != was_failing {
+                    was_failing = failing;
+                    notifier.tell(rule_notice(&planned, to, failing, &record));
                 }
             }
             if outcome.is_none() || *stop.borrow() != Stop::Running {

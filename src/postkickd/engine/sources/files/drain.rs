@@ -80,6 +80,20 @@ async fn why_not_draining(registration: &Registration) -> String {
     }
 }
 
+/// Mails the rule's `notify:` address, if it has one, that `directory`
+/// stopped draining (`broke`) or drains again.
+fn tell(registration: &Registration, directory: &str, broke: bool, subject: String, body: String) {
+    if let Some((notifier, to)) = &registration.notify {
+        notifier.tell(Notice {
+            to: to.clone(),
+            cause: format!("directory {directory}"),
+            broke,
+            subject,
+            body,
+        });
+    }
+}
+
 /// The time between two looks, in multiples of the last look's.
 const LOOK_SHARE: u32 = 20;
 
@@ -118,6 +132,13 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                 let (file, age) = late.unwrap_or_default();
                 crate::postkickd::control::health::failure_seen();
                 let why = why_not_draining(&registration).await;
+                let late = format!(
+                    "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s",
+                    waiting.count,
+                    age.as_secs(),
+                    file.display(),
+                    limit.as_secs()
+                );
                 tracing::warn!(
                     event = "not_draining",
                     directory = %directory,
@@ -125,27 +146,15 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                     age_s = age.as_secs(),
                     waiting = waiting.count,
                     cause = %why,
-                    "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s: {why}. Kicking again",
-                    waiting.count,
-                    age.as_secs(),
-                    file.display(),
-                    limit.as_secs()
+                    "{late}: {why}. Kicking again"
                 );
-                if let Some((notifier, to)) = &registration.notify {
-                    notifier.tell(Notice {
-                        to: to.clone(),
-                        cause: format!("directory {directory}"),
-                        broke: true,
-                        subject: format!("postkickd: {directory} does not drain"),
-                        body: format!(
-                            "{} files wait in {directory}, the oldest for {} s ({}), although they should be taken within {} s.\n\nCause and fix: {why}\n\npostkickd doctor judges Postfix's whole path.",
-                            waiting.count,
-                            age.as_secs(),
-                            file.display(),
-                            limit.as_secs()
-                        ),
-                    });
-                }
+                tell(
+                    &registration,
+                    &directory,
+                    true,
+                    format!("postkickd: {directory} does not drain"),
+                    format!("{late}.\n\nCause and fix: {why}\n\npostkickd doctor judges Postfix's whole path."),
+                );
                 registration
                     .live
                     .raise(|| format!("not draining: {}", file.display()));
@@ -154,18 +163,16 @@ pub(super) async fn check_draining(registration: Registration, limit: Duration) 
                 registration.live.raise(|| "still not draining".to_owned());
             }
             Verdict::Drained => {
-                if let Some((notifier, to)) = &registration.notify {
-                    notifier.tell(Notice {
-                        to: to.clone(),
-                        cause: format!("directory {directory}"),
-                        broke: false,
-                        subject: format!("postkickd: {directory} drains again"),
-                        body: format!(
-                            "No file waits longer than {} s in {directory} again.",
-                            limit.as_secs()
-                        ),
-                    });
-                }
+                tell(
+                    &registration,
+                    &directory,
+                    false,
+                    format!("postkickd: {directory} drains again"),
+                    format!(
+                        "No file waits longer than {} s in {directory} again.",
+                        limit.as_secs()
+                    ),
+                );
                 tracing::info!(
                     event = "drained",
                     directory = %directory,
