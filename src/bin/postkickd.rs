@@ -1,14 +1,13 @@
 //! `postkickd`: kicks Postfix services from YAML rules. See
 //! [`postkick::postkickd`] and `postkickd --help`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use postkick::postkickd::{
     self, LogFormat, LogOptions, LogTarget, ReloadTarget, RunOptions, StatusForm,
 };
-use postkick::rules::DEFAULT_RULES_PATH;
 
 #[derive(Parser)]
 #[command(
@@ -38,23 +37,23 @@ struct Cli {
 enum Command {
     /// Run the rules in the foreground until SIGTERM or SIGINT; SIGHUP reloads.
     Run {
-        /// The rules file.
-        #[arg(long, default_value = DEFAULT_RULES_PATH)]
-        rules: PathBuf,
-        /// Postfix configuration directory (overrides the rules file's).
+        /// The rules file (default: the instance's, /etc/postkick/rules.yaml or /etc/postkick/NAME.yaml).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Postfix configuration directory: the instance to serve (overrides the rules file's).
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
         /// Log the kicks that would be sent, and send none.
         #[arg(long)]
         dry_run: bool,
-        /// The control socket (default: /run/postkickd/control; the directory is made if missing).
+        /// The control socket (default: the instance's, /run/postkickd/control or /run/postkickd-NAME/control; the directory is made if missing).
         #[arg(long)]
         control: Option<PathBuf>,
         /// The control socket's group (default: the daemon's own, postdrop under the unit).
         #[arg(long, value_name = "GROUP")]
         control_group: Option<String>,
         /// The state file: last fires, for catch_up and intervals across restarts
-        /// (default: /var/lib/postkick/state; the directory is made if missing).
+        /// (default: the instance's, /var/lib/postkick/state or /var/lib/postkick-NAME/state; the directory is made if missing).
         #[arg(long)]
         state: Option<PathBuf>,
     },
@@ -68,50 +67,56 @@ enum Command {
         /// Prometheus' text exposition format.
         #[arg(long)]
         metrics: bool,
-        /// The daemon's control socket.
-        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
-        control: PathBuf,
+        /// The daemon's control socket (default: the instance's).
+        #[arg(long, conflicts_with = "config_directory")]
+        control: Option<PathBuf>,
+        /// Postfix configuration directory: ask the daemon serving that instance.
+        #[arg(short = 'c', long = "config-directory")]
+        config_directory: Option<PathBuf>,
     },
     /// Fire a rule now through the running daemon and print the outcome.
     Kick {
         /// The rule's name.
         rule: String,
-        /// The daemon's control socket.
-        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
-        control: PathBuf,
+        /// The daemon's control socket (default: the instance's).
+        #[arg(long, conflicts_with = "config_directory")]
+        control: Option<PathBuf>,
+        /// Postfix configuration directory: ask the daemon serving that instance.
+        #[arg(short = 'c', long = "config-directory")]
+        config_directory: Option<PathBuf>,
     },
     /// Validate a rules file: every error with FILE:LINE:COLUMN, then warnings.
     Check {
-        /// The rules file.
-        #[arg(long, default_value = DEFAULT_RULES_PATH)]
-        rules: PathBuf,
+        /// The rules file (default: the instance's).
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Postfix configuration directory (overrides the rules file's).
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
     /// Why isn't mail moving? Judge each link of Postfix's path once, without the daemon: exit 0 ok, 1 warning, 2 failed.
     Doctor {
-        /// The rules file (for the services its rules kick; optional).
-        #[arg(long, default_value = DEFAULT_RULES_PATH)]
-        rules: PathBuf,
+        /// The rules file (for the services its rules kick; optional; default: the instance's).
+        #[arg(long)]
+        rules: Option<PathBuf>,
         /// Postfix configuration directory (overrides the rules file's).
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
     },
     /// Check the rules file, then make the daemon reload it: through its control socket, or by SIGHUP to --pid (systemd's ExecReload=).
     Reload {
-        /// The rules file (default: the daemon's own; with --pid, /etc/postkick/rules.yaml).
+        /// The rules file (default: the daemon's own; with --pid, the instance's).
         #[arg(long)]
         rules: Option<PathBuf>,
-        /// Postfix configuration directory (overrides the rules file's).
+        /// Postfix configuration directory: reload the daemon serving that instance.
         #[arg(short = 'c', long = "config-directory")]
         config_directory: Option<PathBuf>,
         /// Signal this process ($MAINPID) instead of asking over the control socket.
         #[arg(long, conflicts_with = "control")]
         pid: Option<i32>,
-        /// The daemon's control socket.
-        #[arg(long, default_value = postkickd::DEFAULT_CONTROL_PATH)]
-        control: PathBuf,
+        /// The daemon's control socket (default: the instance's).
+        #[arg(long, conflicts_with = "config_directory")]
+        control: Option<PathBuf>,
     },
     /// Show the daemon at work on a throw-away test queue: no mail system needed.
     Demo {
@@ -130,7 +135,7 @@ enum Command {
     /// Print the next fire times of every timer rule.
     Next {
         /// The rules file.
-        #[arg(long, default_value = DEFAULT_RULES_PATH)]
+        #[arg(long, default_value = postkick::rules::DEFAULT_RULES_PATH)]
         rules: PathBuf,
         /// How many fire times per rule.
         #[arg(short = 'n', long, default_value_t = 5)]
@@ -157,21 +162,24 @@ fn main() -> ExitCode {
             control,
             control_group,
             state,
-        } => postkickd::init_logging(&logging).and_then(|()| {
-            postkickd::run(&RunOptions {
-                rules_path: rules,
-                config_directory,
-                dry_run,
-                control,
-                state,
-                control_group,
-            })
-        }),
+        } => postkickd::init_logging(&logging)
+            .and_then(|()| rules_or_instances(rules, config_directory.as_deref()))
+            .and_then(|rules_path| {
+                postkickd::run(&RunOptions {
+                    rules_path,
+                    config_directory,
+                    dry_run,
+                    control,
+                    state,
+                    control_group,
+                })
+            }),
         Command::Status {
             rule,
             json,
             metrics,
             control,
+            config_directory,
         } => {
             let form = if metrics {
                 StatusForm::Metrics
@@ -180,9 +188,15 @@ fn main() -> ExitCode {
             } else {
                 StatusForm::Table
             };
-            postkickd::status(&control, rule.as_deref(), form)
+            control_or_instances(control, config_directory.as_deref())
+                .and_then(|control| postkickd::status(&control, rule.as_deref(), form))
         }
-        Command::Kick { rule, control } => postkickd::kick(&control, &rule),
+        Command::Kick {
+            rule,
+            control,
+            config_directory,
+        } => control_or_instances(control, config_directory.as_deref())
+            .and_then(|control| postkickd::kick(&control, &rule)),
         Command::Demo { seconds } => {
             postkickd::init_logging(&logging).and_then(|()| postkickd::demo(seconds))
         }
@@ -190,21 +204,26 @@ fn main() -> ExitCode {
         Command::Check {
             rules,
             config_directory,
-        } => postkickd::check(&rules, config_directory.as_deref(), cli.verbose),
+        } => rules_or_instances(rules, config_directory.as_deref())
+            .and_then(|rules| postkickd::check(&rules, config_directory.as_deref(), cli.verbose)),
         Command::Doctor {
             rules,
             config_directory,
-        } => postkickd::doctor(&rules, config_directory.as_deref()),
+        } => rules_or_instances(rules, config_directory.as_deref())
+            .and_then(|rules| postkickd::doctor(&rules, config_directory.as_deref())),
         Command::Reload {
             rules,
             config_directory,
             pid,
             control,
-        } => postkickd::reload(
-            rules.as_deref(),
-            config_directory.as_deref(),
-            &pid.map_or(ReloadTarget::Control(control), ReloadTarget::Pid),
-        ),
+        } => match pid {
+            Some(pid) => Ok(ReloadTarget::Pid(pid)),
+            None => control_or_instances(control, config_directory.as_deref())
+                .map(ReloadTarget::Control),
+        }
+        .and_then(|target| {
+            postkickd::reload(rules.as_deref(), config_directory.as_deref(), &target)
+        }),
         Command::Next {
             rules,
             count,
@@ -212,4 +231,20 @@ fn main() -> ExitCode {
         } => postkickd::next(&rules, count, after),
     };
     postkickd::exit(result).into()
+}
+
+/// `--rules`, else the rules file of `-c`'s instance.
+fn rules_or_instances(
+    rules: Option<PathBuf>,
+    config_directory: Option<&Path>,
+) -> Result<PathBuf, postkickd::DaemonError> {
+    rules.map_or_else(|| postkickd::rules_file(config_directory), Ok)
+}
+
+/// `--control`, else the control socket of `-c`'s instance's daemon.
+fn control_or_instances(
+    control: Option<PathBuf>,
+    config_directory: Option<&Path>,
+) -> Result<PathBuf, postkickd::DaemonError> {
+    control.map_or_else(|| postkickd::control_socket(config_directory), Ok)
 }

@@ -30,6 +30,9 @@ pub enum DaemonError {
         /// Postfix's words for the problem.
         error: ConfigError,
     },
+    /// A Postfix instance whose name cannot name postkickd's files.
+    #[error(transparent)]
+    InstanceName(#[from] super::instance::InstanceNameError),
     /// The file watcher could not start.
     #[error(transparent)]
     Watch(#[from] WatchError),
@@ -153,7 +156,10 @@ pub enum DaemonError {
 fn control_advice(path: &str, source: &std::io::Error) -> String {
     use std::os::unix::fs::MetadataExt;
     if source.kind() != std::io::ErrorKind::PermissionDenied {
-        return ": is it running (systemctl status postkickd)?".to_owned();
+        return format!(
+            ": is it running (systemctl status {})?",
+            super::instance::unit_of(std::path::Path::new(path))
+        );
     }
     match std::fs::metadata(path) {
         Ok(meta) => format!(
@@ -208,7 +214,7 @@ impl DaemonError {
     fn names_its_file(&self) -> bool {
         matches!(
             self,
-            Self::Rules(_) | Self::Config { .. } | Self::Check { .. }
+            Self::Rules(_) | Self::Config { .. } | Self::Check { .. } | Self::InstanceName(_)
         )
     }
 }

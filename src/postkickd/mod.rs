@@ -18,6 +18,7 @@ mod commands;
 mod control;
 mod engine;
 mod error;
+mod instance;
 mod lint;
 mod load;
 mod lock;
@@ -31,8 +32,8 @@ use engine::sources;
 pub use commands::{
     check, demo, doctor, endpoints, kick, next, reload, status, ReloadTarget, StatusForm,
 };
-pub use control::DEFAULT_CONTROL_PATH;
 pub use engine::{run, RunOptions};
 pub use error::{exit, DaemonError};
+pub use instance::{control_socket, rules_file};
 pub use logging::{init as init_logging, LogFormat, LogOptions, LogTarget, DEFAULT_SYSLOG_SOCKET};
 pub use sources::files::WatchError;

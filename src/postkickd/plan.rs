@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::instance::{Instance, InstanceNameError};
 use super::DaemonError;
 use crate::postfix::config::MainCf;
 use crate::postfix::endpoint;
@@ -35,6 +36,9 @@ pub(crate) struct Plan {
     pub showq: PathBuf,
     /// The Postfix the rules kick, as its health checks see it.
     pub site: Arc<Site>,
+    /// Which Postfix instance that is: the daemon's control socket and
+    /// state file follow from it unless given.
+    pub instance: Result<Instance, InstanceNameError>,
 }
 
 /// One rule with everything it needs at run time.
@@ -192,6 +196,7 @@ impl Plan {
             metrics_file: rule_set.metrics_file.clone(),
             showq: endpoint::locate(Path::new(""), b"public", services.showq.as_bytes()),
             site,
+            instance: Instance::of_main_cf(main_cf),
         }
     }
 

@@ -4,6 +4,7 @@
 //! and the socket's group is the one the documentation names.
 
 use std::process::Command;
+use std::time::Duration;
 
 use postkick_testkit::daemon::{as_user, binary, postkickd};
 use postkick_testkit::rules::Setup;
@@ -138,43 +139,92 @@ fn is_root() -> bool {
 }
 
 /// Without systemd's RuntimeDirectory= and StateDirectory= (here: empty
-/// /run and /var/lib in a private mount namespace) the daemon makes
-/// /run/postkickd and /var/lib/postkick, answers on the default socket,
-/// reloads through it, and removes the socket at stop; a user who cannot
-/// make them is refused at start, naming them.
+/// /run, /var/lib and /etc/postfix in a private mount namespace), beside
+/// a second Postfix instance: each daemon makes its own directories
+/// (/run/postkickd and /var/lib/postkick for the default instance,
+/// /run/postkickd-NAME and /var/lib/postkick-NAME for the instance
+/// multi_instance_name names); `status`, `kick` and `reload` find each
+/// through `-c` as postqueue does; stopping one leaves the other's socket
+/// and state alone; a user who cannot make the directories is refused at
+/// start, naming them.
 #[test]
-fn without_systemd_the_daemon_makes_its_directories_or_names_them() {
+fn each_instance_has_its_own_daemon_found_by_its_config_directory() {
     if !require(
-        "unshare, setpriv and root",
-        have_program("unshare") && have_program("setpriv") && is_root(),
+        "unshare, setpriv, root and /etc/postfix",
+        have_program("unshare")
+            && have_program("setpriv")
+            && is_root()
+            && std::path::Path::new("/etc/postfix").is_dir(),
     ) {
         return;
     }
-    let setup = Setup::new(
-        "rules:\n  - name: daily\n    cron: \"@daily\"\n    catch_up: true\n    kick: public qmgr I\n",
-    );
-    let script = setup.dir.root.join("namespace.sh");
-    let log = setup.dir.root.join("daemon.log");
+    let default = Setup::new("rules: []\n");
+    let out = Setup::new("rules: []\n");
+    let default_qmgr = default.socket("public", "qmgr");
+    let out_qmgr = out.socket("public", "qmgr");
+    let root = &default.dir.root;
+    // Rules that name no configuration directory: -c (or the default)
+    // chooses the instance.
+    let default_rules = root.join("default.yaml");
+    std::fs::write(
+        &default_rules,
+        "rules:\n  - name: default-rule\n    every: 1s\n    kick: public qmgr A\n",
+    )
+    .expect("rules");
+    let out_rules = root.join("out.yaml");
+    std::fs::write(
+        &out_rules,
+        "rules:\n  - name: out-rule\n    every: 1s\n    kick: public qmgr I\n",
+    )
+    .expect("rules");
+    let out_config = out.dir.config.display().to_string();
+    std::fs::write(
+        out.dir.config.join("main.cf"),
+        format!(
+            "queue_directory = {}\nmulti_instance_name = postfix-out\n",
+            out.dir.queue.display()
+        ),
+    )
+    .expect("main.cf");
+    let script = root.join("namespace.sh");
+    let log = root.join("daemon.log");
     write_script(
         &script,
         &format!(
             r#"#!/bin/sh
 set -u
-mount -t tmpfs -o mode=755 tmpfs /run && mount -t tmpfs -o mode=755 tmpfs /var/lib || exit 90
+for dir in /run /var/lib /etc/postfix; do mount -t tmpfs -o mode=755 tmpfs $dir || exit 90; done
+echo "queue_directory = {default_queue}" > /etc/postfix/main.cf
 pk={pk}
-if setpriv --reuid=nobody --regid=nogroup --clear-groups "$pk" run --rules {rules} 2>&1; then echo "nobody started"; fi
-"$pk" run --rules {rules} 2>{log} &
-pid=$!
-for _ in $(seq 100); do "$pk" status >/dev/null 2>&1 && break; sleep 0.1; done
-"$pk" status >/dev/null; echo "status exit $?"
-"$pk" reload; echo "reload exit $?"
-echo "state directory $(stat -c %a /var/lib/postkick)"
-echo "runtime directory $(stat -c %a /run/postkickd)"
-kill $pid; wait $pid; echo "run exit $?"
-test -e /run/postkickd/control && echo "socket left" || echo "socket removed"
+if setpriv --reuid=nobody --regid=nogroup --clear-groups "$pk" run --rules {default_rules} 2>&1; then echo "nobody started"; fi
+"$pk" check -c {out_config} 2>&1
+"$pk" run --rules {default_rules} 2>{log} &
+default=$!
+"$pk" run -c {out_config} --rules {out_rules} 2>>{log} &
+out=$!
+for _ in $(seq 100); do "$pk" status >/dev/null 2>&1 && "$pk" status -c {out_config} >/dev/null 2>&1 && break; sleep 0.1; done
+echo "default status: $("$pk" status 2>&1 | grep -o '^[a-z]*-rule' | tr '\n' ' ')"
+echo "out status: $("$pk" status -c {out_config} 2>&1 | grep -o '^[a-z]*-rule' | tr '\n' ' ')"
+"$pk" kick -c {out_config} out-rule >/dev/null; echo "kick exit $?"
+"$pk" reload -c {out_config} >/dev/null; echo "reload exit $?"
+"$pk" reload >/dev/null; echo "default reload exit $?"
+echo "state directories $(stat -c %a /var/lib/postkick) $(stat -c %a /var/lib/postkick-postfix-out)"
+echo "runtime directories $(stat -c %a /run/postkickd) $(stat -c %a /run/postkickd-postfix-out)"
+# Each interval fire is on disk within a second.
+for _ in $(seq 50); do test -f /var/lib/postkick/state && test -f /var/lib/postkick-postfix-out/state && break; sleep 0.1; done
+kill $default; wait $default; echo "default exit $?"
+test -e /run/postkickd/control && echo "default socket left" || echo "default socket removed"
+test -S /run/postkickd-postfix-out/control && echo "out socket kept"
+"$pk" status -c {out_config} >/dev/null; echo "out status after the default stopped: $?"
+"$pk" status 2>&1 | tail -n 1
+test -f /var/lib/postkick/state && echo "default state kept"
+test -f /var/lib/postkick-postfix-out/state && echo "out state kept"
+kill $out; wait $out; echo "out exit $?"
 "#,
             pk = binary().display(),
-            rules = setup.rules.display(),
+            default_queue = default.dir.queue.display(),
+            default_rules = default_rules.display(),
+            out_rules = out_rules.display(),
             log = log.display(),
         ),
     );
@@ -192,16 +242,35 @@ test -e /run/postkickd/control && echo "socket left" || echo "socket removed"
         "{stdout}"
     );
     for line in [
-        "status exit 0",
+        "/etc/postkick/postfix-out.yaml: cannot read the rules file",
+        "default status: default-rule \n",
+        "out status: out-rule \n",
+        "kick exit 0",
         "reload exit 0",
-        "state directory 700",
-        "runtime directory 755",
-        "run exit 0",
-        "socket removed",
+        "default reload exit 0",
+        "state directories 700 700",
+        "runtime directories 755 755",
+        "default exit 0",
+        "default socket removed",
+        "out socket kept",
+        "out status after the default stopped: 0",
+        "is it running (systemctl status postkickd)?",
+        "default state kept",
+        "out state kept",
+        "out exit 0",
     ] {
         assert!(
             stdout.contains(line),
             "no {line:?} in:\n{stdout}\n{daemon_log}"
         );
     }
+    // Each daemon kicked its own queue only (A for the default, I for
+    // the instance): its intervals, and `kick` of the instance's rule.
+    let out_kicks = out_qmgr.received.wait_for(2, Duration::from_secs(5));
+    let default_kicks = default_qmgr.received.wait_for(1, Duration::from_secs(5));
+    assert!(
+        out_kicks.iter().all(|kick| kick.starts_with(b"I"))
+            && default_kicks.iter().all(|kick| kick.starts_with(b"A")),
+        "{out_kicks:?} {default_kicks:?}"
+    );
 }

@@ -30,7 +30,7 @@ pub enum ReloadTarget {
 
 /// Checks the rules file, then makes the daemon reload it. `rules_path`
 /// defaults to the daemon's own (asked over the socket) or, with a pid,
-/// to /etc/postkick/rules.yaml.
+/// to the instance's (/etc/postkick/rules.yaml for the default one).
 pub fn reload(
     rules_path: Option<&Path>,
     config_directory: Option<&Path>,
@@ -39,8 +39,11 @@ pub fn reload(
     match target {
         ReloadTarget::Pid(pid) => {
             let pid = *pid;
-            let rules = rules_path.unwrap_or(Path::new(crate::rules::DEFAULT_RULES_PATH));
-            check(rules, config_directory, 0)?;
+            let rules = match rules_path {
+                Some(path) => path.to_owned(),
+                None => crate::postkickd::instance::rules_file(config_directory)?,
+            };
+            check(&rules, config_directory, 0)?;
             is_postkickd(pid).map_err(|why| DaemonError::NotTheDaemon { pid, why })?;
             crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))
         }

@@ -14,5 +14,3 @@ pub(crate) mod observed;
 pub(crate) mod protocol;
 pub(crate) mod queue;
 pub(crate) mod server;
-
-pub use server::DEFAULT_CONTROL_PATH;

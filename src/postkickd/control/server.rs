@@ -36,8 +36,6 @@ use super::protocol::{ErrorAnswer, KickAnswer, KickDocument, ReloadAnswer, Reque
 use crate::postkickd::error::DaemonError;
 use crate::postkickd::render;
 
-/// Where the unit's daemon listens.
-pub const DEFAULT_CONTROL_PATH: &str = "/run/postkickd/control";
 /// How many clients are served at once.
 pub(crate) const MAX_CLIENTS: usize = 32;
 /// How long a client may take to send its request line.

@@ -109,13 +109,12 @@ impl Drop for AbortOnDrop {
 /// it for the unit; by hand, under sysvinit or in a container nobody
 /// does), so that no control socket or state is dropped without a word.
 fn default_directory(
-    path: &'static str,
+    path: PathBuf,
     mode: u32,
     what: &'static str,
     option: &'static str,
-) -> Result<&'static Path, DaemonError> {
+) -> Result<PathBuf, DaemonError> {
     use std::os::unix::fs::DirBuilderExt;
-    let path = Path::new(path);
     let directory = path.parent().unwrap_or(Path::new("/"));
     match std::fs::DirBuilder::new().mode(mode).create(directory) {
         Ok(()) => Ok(path),
@@ -130,32 +129,35 @@ fn default_directory(
     }
 }
 
-/// The control socket: `--control PATH`, else the unit's.
+/// The control socket: `--control PATH`, else the instance's.
 fn control_socket(
     options: &RunOptions,
+    plan: &Plan,
 ) -> Result<(tokio::net::UnixListener, control::OwnedSocket), DaemonError> {
     let path = match &options.control {
-        Some(path) => path.as_path(),
+        Some(path) => path.clone(),
         None => default_directory(
-            control::DEFAULT_CONTROL_PATH,
+            plan.instance.clone()?.control_path(),
             0o755,
             "control socket",
             "--control",
         )?,
     };
-    control::bind(path, options.control_group.as_deref())
+    control::bind(&path, options.control_group.as_deref())
 }
 
-/// The state file: `--state PATH`, else the unit's.
-fn state_file(options: &RunOptions) -> Result<StateFile, DaemonError> {
-    Ok(StateFile::new(match &options.state {
-        Some(path) => path.as_path(),
-        None => default_directory(DEFAULT_STATE_PATH, 0o700, "state file", "--state")?,
+/// The state file: `--state PATH`, else the instance's.
+fn state_file(options: &RunOptions, plan: &Plan) -> Result<StateFile, DaemonError> {
+    Ok(StateFile::new(&match &options.state {
+        Some(path) => path.clone(),
+        None => default_directory(
+            plan.instance.clone()?.state_path(),
+            0o700,
+            "state file",
+            "--state",
+        )?,
     }))
 }
-
-/// Where the unit's daemon remembers its timers.
-const DEFAULT_STATE_PATH: &str = "/var/lib/postkick/state";
 
 /// How often the metrics file is written.
 const METRICS_EVERY: Duration = Duration::from_secs(15);
@@ -316,8 +318,8 @@ pub(crate) async fn serve(
     plan.enter()?;
     // Before any rule runs: a second daemon on the same socket must not
     // kick anything.
-    let control = control_socket(options)?;
-    let mut running = Running::start(&plan, options.dry_run, Some(state_file(options)?))?;
+    let control = control_socket(options, &plan)?;
+    let mut running = Running::start(&plan, options.dry_run, Some(state_file(options, &plan)?))?;
     let now = jiff::Timestamp::now();
     let observed = Arc::new(Observed::new(
         DaemonView {
