@@ -1,7 +1,9 @@
-# Install postkick and postkickd with their unit, rules and man pages.
+# Install postkick and postkickd with their units (postkickd.service and
+# the instances' postkickd@.service), init script, rules and man pages.
 #   make && sudo make install            # below /usr/local
 #   make install PREFIX=/usr DESTDIR=pkg # staged, for packaging
-# An existing /etc/postkick/rules.yaml is never overwritten.
+# An existing /etc/postkick/rules.yaml or /etc/init.d/postkickd is never
+# overwritten.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -31,7 +33,14 @@ install: all
 	install -m 0755 $(RELEASE)/postkick $(RELEASE)/postkickd $(DESTDIR)$(SBINDIR)/
 	sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g' \
 		systemd/postkickd.service > $(DESTDIR)$(UNITDIR)/postkickd.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service
+	sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g' \
+		systemd/postkickd@.service > $(DESTDIR)$(UNITDIR)/postkickd@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service $(DESTDIR)$(UNITDIR)/postkickd@.service
+	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd || \
+		sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g' \
+		init.d/postkickd > $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd
 	test -e $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml || \
 		install -m 0644 rules.default.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
 	install -d $(DESTDIR)$(PREFIX)/share/doc/postkick $(DESTDIR)$(PREFIX)/share/postkick
@@ -44,7 +53,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/postkick $(DESTDIR)$(SBINDIR)/postkickd \
-		$(DESTDIR)$(UNITDIR)/postkickd.service \
+		$(DESTDIR)$(UNITDIR)/postkickd.service $(DESTDIR)$(UNITDIR)/postkickd@.service \
 		$(DESTDIR)$(MANDIR)/man1/postkick.1 $(DESTDIR)$(MANDIR)/man5/postkick-rules.5 \
 		$(DESTDIR)$(MANDIR)/man8/postkickd.8 \
 		$(DESTDIR)$(PREFIX)/share/doc/postkick/rules.example.yaml \

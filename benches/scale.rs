@@ -2,7 +2,9 @@
 //! 1,000 rules and 100 watched directories, and a soak at 1,000 kicks/s.
 //!
 //! `cargo bench --bench scale` runs the idle and scale measurements
-//! (`-- idle [--postkickd PATH]`: the idle one alone, of another build);
+//! (`-- idle [--postkickd PATH]`: the idle one alone, of another build;
+//! `-- quiet [--postkickd PATH]`: 30 s idle with 20 hourly rules and 100
+//! watch rules over 50 directories, the case that shows any polling);
 //! `cargo bench --bench scale -- soak SECONDS` runs the soak instead
 //! (600 s is the documented run): 50 rules kicking a local endpoint every
 //! 50 ms each, SIGHUP every 10 s, RSS and open descriptors at start and
@@ -21,8 +23,8 @@ use postkick_testkit::proc::{cpu_ticks, open_fds, status_field, wakeups};
 use postkick_testkit::{traversable_tempdir, wait_for, QueueDir, ServerStyle, SocketServer};
 
 /// A rules file of `cron` cron rules and `watch` watch rules, each watching
-/// its own directory, kicking endpoints that exist.
-fn many_rules(dir: &QueueDir, cron: usize, watch: usize) -> String {
+/// one of `directories` directories, kicking endpoints that exist.
+fn many_rules(dir: &QueueDir, cron: usize, watch: usize, directories: usize) -> String {
     let mut text = format!(
         "postfix:\n  config_directory: {}\nrules:\n",
         dir.config.display()
@@ -35,7 +37,7 @@ fn many_rules(dir: &QueueDir, cron: usize, watch: usize) -> String {
         ));
     }
     for i in 0..watch {
-        let watched = dir.queue.join(format!("w{}", i % 100));
+        let watched = dir.queue.join(format!("w{}", i % directories));
         std::fs::create_dir_all(&watched).expect("mkdir");
         text.push_str(&format!(
             "  - name: watch-{i}\n    watch: {}\n    kick: public pickup W\n",
@@ -45,13 +47,33 @@ fn many_rules(dir: &QueueDir, cron: usize, watch: usize) -> String {
     text
 }
 
-fn idle(seconds: u64, program: &Path) {
+/// 20 `every: 1h` rules beside `many_rules`' rules.
+fn hourly_rules(count: usize) -> String {
+    (0..count)
+        .map(|i| format!("  - name: hourly-{i}\n    every: 1h\n    kick: public qmgr I\n"))
+        .collect()
+}
+
+/// What an idle daemon costs: `cron` daily rules, `hourly` hourly ones and
+/// `watch` watch rules over `directories` directories, `seconds` long.
+fn idle(
+    seconds: u64,
+    program: &Path,
+    cron: usize,
+    hourly: usize,
+    watch: usize,
+    directories: usize,
+) {
     let tmp = traversable_tempdir();
     let dir = QueueDir::create(tmp.path(), "queue_directory = {queue}\n");
     let _qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
     let _pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    std::fs::write(&rules, many_rules(&dir, 50, 50)).expect("write rules");
+    std::fs::write(
+        &rules,
+        many_rules(&dir, cron, watch, directories) + &hourly_rules(hourly),
+    )
+    .expect("write rules");
     let daemon = Daemon::start_with_program(program, &rules, &[], &tmp.path().join("daemon.log"));
     std::thread::sleep(Duration::from_secs(1));
     let pid = daemon.pid();
@@ -59,7 +81,8 @@ fn idle(seconds: u64, program: &Path) {
     std::thread::sleep(Duration::from_secs(seconds));
     let (w1, c1) = (wakeups(pid), cpu_ticks(pid));
     println!(
-        "idle {seconds} s with 100 rules (50 daily cron, 50 watch): RSS {} KiB, CPU {} ms, {} context switches (all threads)",
+        "idle {seconds} s with {} rules ({cron} daily cron, {hourly} every 1h, {watch} watch over {directories} directories): RSS {} KiB, CPU {} ms, {} context switches (all threads)",
+        cron + hourly + watch,
         status_field(pid, "VmRSS:"),
         (c1 - c0) * 10,
         w1 - w0
@@ -72,7 +95,7 @@ fn scale() {
     let _qmgr = SocketServer::start(&dir.endpoint("public", "qmgr"), ServerStyle::UntilNul);
     let _pickup = SocketServer::start(&dir.endpoint("public", "pickup"), ServerStyle::UntilNul);
     let rules = tmp.path().join("rules.yaml");
-    std::fs::write(&rules, many_rules(&dir, 500, 500)).expect("write rules");
+    std::fs::write(&rules, many_rules(&dir, 500, 500, 100)).expect("write rules");
     let control = tmp.path().join("control");
     let started = Instant::now();
     let daemon = Daemon::start(
@@ -242,9 +265,14 @@ fn main() {
         .and_then(|at| args.get(at + 1))
         .map_or_else(postkick_testkit::daemon::binary, std::path::PathBuf::from);
     if args.iter().any(|a| a == "idle") {
-        idle(60, &program);
+        idle(60, &program, 50, 0, 50, 50);
         return;
     }
-    idle(60, &program);
+    if args.iter().any(|a| a == "quiet") {
+        idle(30, &program, 0, 20, 100, 50);
+        return;
+    }
+    idle(60, &program, 50, 0, 50, 50);
+    idle(30, &program, 0, 20, 100, 50);
     scale();
 }
