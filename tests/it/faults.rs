@@ -168,6 +168,131 @@ fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
     );
 }
 
+/// A change to a watched path: what it is, the log events that may tell
+/// of it, and the change.
+type Step<'a> = (&'a str, &'a [&'a str], Box<dyn Fn() + 'a>);
+
+/// A watched path that changes (the directory moved away, made again,
+/// removed, replaced by a symbolic link; a directory above it replaced by
+/// a link elsewhere, and that link changed) is noticed as it happens:
+/// inotify on the directories above says so, where looking every second
+/// took up to a second. Each change is timed from just before it to the
+/// daemon's log line; 500 ms is half that second, and far above the
+/// milliseconds it takes.
+#[test]
+fn a_watched_path_that_changes_is_noticed_at_once() {
+    let setup = Setup::new("rules: []\n");
+    let spool = setup.dir.root.join("spool");
+    for dir in ["a/in", "b/in", "c/in"] {
+        std::fs::create_dir_all(spool.join(dir)).expect("mkdir");
+    }
+    let watched = spool.join("a/in");
+    setup.write_rules(&format!(
+        "rules:\n  - name: drop\n    watch: {}\n    kick: public pickup W\n",
+        watched.display()
+    ));
+    let pickup = setup.socket("public", "pickup");
+    let daemon = setup.start(&[]);
+    let mut latencies = Vec::new();
+    // Times `change` to the first new log line with one of `events` (a
+    // change made in two steps may be seen as gone, then back).
+    let mut timed = |what: &str, events: &[&str], change: &dyn Fn()| {
+        let matching = || {
+            daemon
+                .events()
+                .into_iter()
+                .filter(|e| events.iter().any(|name| e.is("event", name)))
+                .collect::<Vec<_>>()
+        };
+        let already = matching().len();
+        let before = jiff::Timestamp::now();
+        change();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = loop {
+            if let Some(first) = matching().into_iter().nth(already) {
+                break first;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not noticed in 10 s:\n{}",
+                daemon.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let at: jiff::Timestamp = first
+            .get("timestamp")
+            .and_then(|t| t.parse().ok())
+            .expect("a timestamp");
+        let latency = at.duration_since(before).as_secs_f64() * 1e3;
+        latencies.push(format!("{what} {latency:.1} ms"));
+        latency
+    };
+    let a = spool.join("a");
+    let (gone, back) = (
+        &["directory_gone"][..],
+        &["directory_back", "directory_replaced"][..],
+    );
+    let steps: Vec<Step> = vec![
+        (
+            "moved away",
+            gone,
+            Box::new(|| std::fs::rename(&watched, spool.join("a/in.old")).expect("mv")),
+        ),
+        (
+            "made again",
+            back,
+            Box::new(|| std::fs::create_dir(&watched).expect("mkdir")),
+        ),
+        (
+            "removed",
+            gone,
+            Box::new(|| std::fs::remove_dir(&watched).expect("rmdir")),
+        ),
+        (
+            "replaced by a symlink",
+            back,
+            Box::new(|| std::os::unix::fs::symlink(spool.join("a/in.old"), &watched).expect("ln")),
+        ),
+        (
+            "a directory above replaced by a symlink",
+            &["directory_gone", "directory_replaced"],
+            Box::new(|| {
+                std::fs::rename(&a, spool.join("a.old")).expect("mv");
+                std::os::unix::fs::symlink(spool.join("b"), &a).expect("ln");
+            }),
+        ),
+    ];
+    let mut worst: f64 = 0.0;
+    for (what, events, change) in &steps {
+        worst = worst.max(timed(what, events, change.as_ref()));
+    }
+    // Whether it was seen as one change or two, the path is followed to
+    // b/in; then the link is changed in one step.
+    wait_for(Duration::from_secs(10), "b/in watched", || {
+        (daemon.count_where("event", "directory_back")
+            + daemon.count_where("event", "directory_replaced")
+            >= 3)
+            .then_some(())
+    });
+    worst = worst.max(timed(
+        "that symlink changed",
+        &["directory_replaced"],
+        &|| {
+            let next = spool.join("a.next");
+            std::os::unix::fs::symlink(spool.join("c"), &next).expect("ln");
+            std::fs::rename(&next, &a).expect("mv over the link");
+        },
+    ));
+    assert!(worst < 500.0, "{latencies:?}\n{}", daemon.log_text());
+    // The watch follows the last link: a file in c/in kicks.
+    let before = pickup.received.count();
+    std::fs::write(spool.join("c/in/mail"), b"x").expect("write");
+    wait_for(Duration::from_secs(10), "a kick for a file in c/in", || {
+        (pickup.received.count() > before).then_some(())
+    });
+    eprintln!("noticed: {latencies:?}");
+}
+
 /// With a tiny inotify queue, a burst while the daemon is stopped overflows
 /// it: the overflow counts as an event, and a kick still comes after the
 /// last file.

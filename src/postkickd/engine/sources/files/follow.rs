@@ -1,25 +1,77 @@
 //! Keeping each watch on the directory its path names now.
 //!
-//! Once a second every watched path is looked up again. A directory that
-//! is missing is watched as soon as it exists; one that was removed or
-//! moved away is forgotten until its path names a directory again; one
-//! whose path now leads elsewhere (the directory or a parent replaced, a
-//! symbolic link changed) is watched anew. Each time a directory is
-//! (re)watched, its rules are raised if it already holds ready files, since
-//! files may have arrived while nobody listened. `poll` compares listings
-//! for rules on file systems where inotify sees nothing.
+//! Every directory above a watched path is watched too (as the path spells
+//! it and as it resolves), so that the kernel says when a path may lead
+//! elsewhere: a component created, removed, renamed or replaced by a
+//! symbolic link, or the directory itself removed or moved. Only then are
+//! the watched paths looked up again; an idle daemon is not woken. A
+//! directory that is missing is watched as soon as it exists; one that was
+//! removed or moved away is forgotten until its path names a directory
+//! again; one whose path now leads elsewhere is watched anew. Each time a
+//! directory is (re)watched, its rules are raised if it already holds
+//! ready files, since files may have arrived while nobody listened. Where
+//! inotify cannot be trusted to say so (a directory above on a network
+//! file system, or one it may not watch), the paths are also looked up
+//! once a second. `poll` compares listings for rules on file systems where
+//! inotify sees nothing.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use notify::{RecursiveMode, Watcher};
+use notify::event::ModifyKind;
+use notify::{EventKind, RecursiveMode, Watcher};
 
-use super::{identity, lock, look_up, Group, Lookup, Registration, Shared, WatchError};
+use super::{identity, lock, look_up, Group, Identity, Lookup, Registration, Shared, WatchError};
 
-/// How often watched paths are looked up again.
+/// How often watched paths are looked up again where inotify cannot say
+/// when they change.
 const FOLLOW_EVERY: Duration = Duration::from_secs(1);
+
+/// The directories above the watched ones, watched only to hear when a
+/// watched path may lead elsewhere.
+#[derive(Default)]
+pub(super) struct Ancestry {
+    /// Each directory watched for this, by the path it was watched under,
+    /// with what it was then.
+    watched: Mutex<BTreeMap<PathBuf, Identity>>,
+    /// The paths, as inotify reports them, whose change may change what a
+    /// watched path leads to.
+    concerns: Mutex<HashSet<PathBuf>>,
+    /// Wakes `follow`.
+    wake: tokio::sync::Notify,
+    /// Some change could go unreported: look every [`FOLLOW_EVERY`] too.
+    polling: AtomicBool,
+}
+
+impl Ancestry {
+    /// Called for every inotify event: wakes `follow` if the event may
+    /// change what a watched path leads to. Opening and closing never do.
+    pub(super) fn hear(&self, event: &notify::Event) {
+        let may_move = event.need_rescan()
+            || match event.kind {
+                EventKind::Access(_) | EventKind::Modify(ModifyKind::Data(_)) => false,
+                EventKind::Any
+                | EventKind::Create(_)
+                | EventKind::Modify(_)
+                | EventKind::Remove(_)
+                | EventKind::Other => {
+                    let concerns = lock(&self.concerns);
+                    event.paths.iter().any(|path| concerns.contains(path))
+                }
+            };
+        if may_move {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes `follow` (a watcher error: events may be lost).
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
 
 /// Why a directory is being watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,10 +151,20 @@ pub(super) fn add_watches(
     Ok(())
 }
 
-/// Looks up every watched path once a second, for as long as the hub runs.
+/// Looks up every watched path again whenever inotify says one may lead
+/// elsewhere (and once a second where it cannot say), for as long as the
+/// hub runs.
 pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::RecommendedWatcher>>) {
+    let ancestry = &shared.ancestry;
     loop {
-        tokio::time::sleep(FOLLOW_EVERY).await;
+        let polling = ancestry.polling.load(Ordering::Relaxed);
+        tokio::select! {
+            () = ancestry.wake.notified() => {}
+            () = tokio::time::sleep(FOLLOW_EVERY), if polling => {}
+        }
+        // The directories above first: a change made after this is
+        // reported, one made before is seen by the look-ups below.
+        watch_ancestors(&shared, &watcher);
         for group in &shared.groups {
             let watching = *lock(&group.watching);
             let now = identity(&group.path);
@@ -122,6 +184,123 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
             }
         }
     }
+}
+
+/// Watches every directory above each watched path, as the path spells it
+/// and as it resolves, and forgets those no path goes through any more.
+/// A directory already watched under another path (a watched directory
+/// itself, reached through a symbolic link) is not watched twice: inotify
+/// would report its events under one path only.
+pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::RecommendedWatcher>) {
+    let ancestry = &shared.ancestry;
+    // A watched directory is its group's, as it is watched now and as its
+    // path leads now (the look-ups after this may take it).
+    let mut owner: BTreeMap<Identity, PathBuf> = BTreeMap::new();
+    for group in &shared.groups {
+        for id in [*lock(&group.watching), identity(&group.path)]
+            .into_iter()
+            .flatten()
+        {
+            owner.entry(id).or_insert_with(|| group.path.clone());
+        }
+    }
+    let mut wanted: BTreeMap<PathBuf, Identity> = BTreeMap::new();
+    let mut chains: Vec<PathBuf> = Vec::new();
+    for group in &shared.groups {
+        // Spelled: a directory as written (a symbolic link is seen from
+        // the directory above it, and what it leads to is resolved).
+        let spelled =
+            group.path.ancestors().skip(1).filter(|element| {
+                std::fs::symlink_metadata(element).is_ok_and(|meta| meta.is_dir())
+            });
+        let resolved = resolved_ancestors(&group.path);
+        for element in spelled.map(Path::to_path_buf).chain(resolved) {
+            if let Some(id) = identity(&element) {
+                if let std::collections::btree_map::Entry::Vacant(free) = owner.entry(id) {
+                    free.insert(element.clone());
+                    wanted.insert(element, id);
+                }
+            }
+        }
+        chains.extend(group.path.ancestors().map(Path::to_path_buf));
+        chains.extend(resolved_ancestors(&group.path));
+    }
+    let mut watched = lock(&ancestry.watched);
+    let mut inotify = lock(watcher);
+    // Forgotten or changed first: a directory now wanted under another
+    // path shares the inotify watch being removed.
+    let stale: Vec<(PathBuf, Identity)> = watched
+        .iter()
+        .filter(|(path, id)| wanted.get(*path) != Some(*id))
+        .map(|(path, id)| (path.clone(), *id))
+        .collect();
+    let mut rewatch = Vec::new();
+    for (path, id) in stale {
+        let _ = inotify.unwatch(&path);
+        watched.remove(&path);
+        if let Some(group) = shared
+            .groups
+            .iter()
+            .find(|group| *lock(&group.watching) == Some(id))
+        {
+            rewatch.push(group);
+        }
+    }
+    let mut polling = false;
+    for (path, id) in &wanted {
+        if watched.get(path) == Some(id) {
+            continue;
+        }
+        match inotify.watch(path, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                watched.insert(path.clone(), *id);
+            }
+            // Gone since it was looked up: the change that removed it
+            // was reported.
+            Err(notify::Error {
+                kind: notify::ErrorKind::PathNotFound,
+                ..
+            }) => {}
+            Err(_) => polling = true,
+        }
+    }
+    drop(inotify);
+    // What inotify reports: a component as the directory above it was
+    // watched (under whichever path), and each watched directory itself.
+    let path_of = |directory: &Path| identity(directory).and_then(|id| owner.get(&id).cloned());
+    let mut concerns: HashSet<PathBuf> = shared.groups.iter().map(|g| g.path.clone()).collect();
+    for element in &chains {
+        if let (Some(parent), Some(name)) = (element.parent(), element.file_name()) {
+            if let Some(reported) = path_of(parent) {
+                concerns.insert(reported.join(name));
+            }
+        }
+    }
+    *lock(&ancestry.concerns) = concerns;
+    polling |= watched
+        .keys()
+        .chain(shared.groups.iter().map(|g| &g.path))
+        .any(|path| super::blind_file_system(path).is_some());
+    ancestry.polling.store(polling, Ordering::Relaxed);
+    drop(watched);
+    // A watched directory whose inotify watch went with a stale one: it
+    // is watched again, and files that came meanwhile are not missed. One
+    // whose path now leads elsewhere is left to the look-ups, which say so.
+    for group in rewatch {
+        if identity(&group.path) == *lock(&group.watching) {
+            let _ = add_watches(shared, group, watcher, Why::Kept);
+            shared.raise_if_waiting(group);
+        }
+    }
+}
+
+/// The directories above `path` as it resolves: the deepest of its
+/// ancestors that exists, resolved, and every directory above that.
+fn resolved_ancestors(path: &Path) -> Vec<PathBuf> {
+    path.ancestors()
+        .find_map(|existing| std::fs::canonicalize(existing).ok())
+        .map(|resolved| resolved.ancestors().map(Path::to_path_buf).collect())
+        .unwrap_or_default()
 }
 
 /// A directory's entries: name to (modified, mode, size).

@@ -12,10 +12,11 @@
 //! they start (at start-up and at every reload), after an inotify queue
 //! overflow, and whenever a directory comes back or is replaced, a
 //! directory that already holds ready files raises its rules without
-//! waiting for an event. `follow` looks at every watched path once a
-//! second, so that a directory removed, moved away, or replaced by a
-//! change above it (`mv queue queue.old; ln -s queue.new queue`) is
-//! followed; `drain` warns when files are not taken; a rule with `poll:`
+//! waiting for an event. `follow` watches the directories above each
+//! watched one and looks the watched paths up again when one changes, so
+//! that a directory removed, moved away, or replaced by a change above it
+//! (`mv queue queue.old; ln -s queue.new queue`) is followed at once,
+//! without waking an idle daemon; `drain` warns when files are not taken; a rule with `poll:`
 //! also compares listings, for file systems where inotify is blind. The
 //! directories are trusted to be hostile: only names and `lstat` data are
 //! read, never file contents.
@@ -129,6 +130,7 @@ struct Shared {
     registrations: Vec<Registration>,
     groups: Vec<Group>,
     recent: Mutex<Recent>,
+    ancestry: follow::Ancestry,
 }
 
 impl Shared {
@@ -147,6 +149,7 @@ impl Shared {
     }
 
     fn handle(&self, event: Event) {
+        self.ancestry.hear(&event);
         if event.need_rescan() {
             tracing::warn!(
                 event = "events_lost",
@@ -285,6 +288,7 @@ impl WatchHub {
             groups: groups(&registrations),
             registrations,
             recent: Mutex::new(Recent::default()),
+            ancestry: follow::Ancestry::default(),
         });
         let sink = Arc::clone(&shared);
         let watcher =
@@ -292,6 +296,7 @@ impl WatchHub {
                 Ok(event) => sink.handle(event),
                 Err(err) => {
                     tracing::warn!(error = %err, "file watcher error: looking at every watched directory");
+                    sink.ancestry.wake();
                     for group in &sink.groups {
                         sink.raise_if_waiting(group);
                     }
@@ -317,6 +322,7 @@ impl WatchHub {
             };
             follow::add_watches(&shared, group, &watcher, why)?;
         }
+        follow::watch_ancestors(&shared, &watcher);
         let mut tasks = vec![tokio::spawn(follow::follow(
             Arc::clone(&shared),
             Arc::clone(&watcher),
