@@ -337,3 +337,15 @@ pub(crate) fn filesystem_magic(path: &std::path::Path) -> std::io::Result<i64> {
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
     Ok(i64::from(info.f_type as i64))
 }
+
+/// Registers a non-blocking descriptor that `owner` owns with the Tokio
+/// runtime, so that a task can wait until it is readable.
+pub(crate) fn async_fd<T: std::os::fd::AsRawFd>(
+    owner: T,
+) -> std::io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: every caller passes an owner of an open descriptor (the
+    // inotify instance), which moves into the AsyncFd; the AsyncFd
+    // deregisters it when dropped, before `owner` (and with it, perhaps,
+    // the descriptor) goes, and nothing replaces or closes it meanwhile.
+    unsafe { tokio::io::unix::AsyncFd::register(owner) }.map_err(std::io::Error::from)
+}

@@ -15,8 +15,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
-use notify::EventKind;
+use inotify::EventMask;
 
 use crate::postkickd::plan::WatchSpec;
 use crate::rules::Readiness;
@@ -32,16 +31,15 @@ pub(super) enum Sign {
     Nothing,
 }
 
-/// What an event kind says.
-pub(super) fn sign(kind: &EventKind) -> Sign {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write))
-        | EventKind::Modify(ModifyKind::Metadata(_))
-        | EventKind::Modify(ModifyKind::Name(
-            RenameMode::To | RenameMode::Both | RenameMode::Any,
-        )) => Sign::Arrival,
-        EventKind::Create(CreateKind::File | CreateKind::Any) => Sign::Created,
-        _ => Sign::Nothing,
+/// What an event says: closed after writing, moved in or given new
+/// attributes is an arrival; created (not a directory) may be a hard link.
+pub(super) fn sign(mask: EventMask) -> Sign {
+    if mask.intersects(EventMask::CLOSE_WRITE | EventMask::MOVED_TO | EventMask::ATTRIB) {
+        Sign::Arrival
+    } else if mask.contains(EventMask::CREATE) && !mask.contains(EventMask::ISDIR) {
+        Sign::Created
+    } else {
+        Sign::Nothing
     }
 }
 

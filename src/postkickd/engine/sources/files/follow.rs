@@ -21,9 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use notify::event::ModifyKind;
-use notify::{EventKind, RecursiveMode, Watcher};
-
+use super::inotify::{self, Event, Interest, Watcher};
 use super::{identity, lock, look_up, Group, Identity, Lookup, Registration, Shared, WatchError};
 
 /// How often watched paths are looked up again where inotify cannot say
@@ -44,32 +42,28 @@ pub(super) struct Ancestry {
     wake: tokio::sync::Notify,
     /// Some change could go unreported: look every [`FOLLOW_EVERY`] too.
     polling: AtomicBool,
+    /// The watched directories that are also above another watched path.
+    above_others: Mutex<HashSet<PathBuf>>,
 }
 
 impl Ancestry {
     /// Called for every inotify event: wakes `follow` if the event may
-    /// change what a watched path leads to. Opening and closing never do.
-    pub(super) fn hear(&self, event: &notify::Event) {
-        let may_move = event.need_rescan()
-            || match event.kind {
-                EventKind::Access(_) | EventKind::Modify(ModifyKind::Data(_)) => false,
-                EventKind::Any
-                | EventKind::Create(_)
-                | EventKind::Modify(_)
-                | EventKind::Remove(_)
-                | EventKind::Other => {
-                    let concerns = lock(&self.concerns);
-                    event.paths.iter().any(|path| concerns.contains(path))
-                }
-            };
+    /// change what a watched path leads to.
+    pub(super) fn hear(&self, event: &Event) {
+        let may_move = event.lost()
+            || (inotify::entry_changed(event.mask) && lock(&self.concerns).contains(&event.path));
         if may_move {
             self.wake.notify_one();
         }
     }
 
-    /// Wakes `follow` (a watcher error: events may be lost).
-    pub(super) fn wake(&self) {
-        self.wake.notify_one();
+    /// What a watched directory's watch is for.
+    fn interest(&self, group: &Group) -> Interest {
+        if lock(&self.above_others).contains(&group.path) {
+            Interest::Both
+        } else {
+            Interest::Files
+        }
     }
 }
 
@@ -100,7 +94,7 @@ impl Why {
 pub(super) fn add_watches(
     shared: &Shared,
     group: &Group,
-    watcher: &Mutex<notify::RecommendedWatcher>,
+    watcher: &Watcher,
     why: Why,
 ) -> Result<(), WatchError> {
     let path = &group.path;
@@ -120,20 +114,14 @@ pub(super) fn add_watches(
             return Ok(());
         }
     };
-    let mut watcher = lock(watcher);
-    let _ = watcher.unwatch(path);
-    if let Err(err) = watcher.watch(path, RecursiveMode::NonRecursive) {
+    watcher.unwatch(path);
+    if let Err(err) = watcher.watch(path, shared.ancestry.interest(group)) {
         if why.starting() {
-            let source = match err.kind {
-                notify::ErrorKind::Io(io) => io,
-                other => std::io::Error::other(format!("{other:?}")),
-            };
-            return Err(refused(source));
+            return Err(refused(err));
         }
-        tracing::warn!(event = "directory_gone", directory = %path.display(), error = %err, "cannot watch directory yet");
+        tracing::warn!(event = "directory_gone", directory = %path.display(), error = %crate::sys::io_error_text(&err), "cannot watch directory yet");
         return Ok(());
     }
-    drop(watcher);
     *lock(&group.watching) = Some(now);
     match why {
         Why::Start => {}
@@ -154,7 +142,7 @@ pub(super) fn add_watches(
 /// Looks up every watched path again whenever inotify says one may lead
 /// elsewhere (and once a second where it cannot say), for as long as the
 /// hub runs.
-pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::RecommendedWatcher>>) {
+pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Watcher>) {
     let ancestry = &shared.ancestry;
     loop {
         let polling = ancestry.polling.load(Ordering::Relaxed);
@@ -173,7 +161,7 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
                     let _ = add_watches(&shared, group, &watcher, Why::Back);
                 }
                 (Some(_), None) => {
-                    let _ = lock(&watcher).unwatch(&group.path);
+                    watcher.unwatch(&group.path);
                     *lock(&group.watching) = None;
                     tracing::warn!(event = "directory_gone", directory = %group.path.display(), "watched directory is gone; watching for it to come back");
                 }
@@ -189,9 +177,10 @@ pub(super) async fn follow(shared: Arc<Shared>, watcher: Arc<Mutex<notify::Recom
 /// Watches every directory above each watched path, as the path spells it
 /// and as it resolves, and forgets those no path goes through any more.
 /// A directory already watched under another path (a watched directory
-/// itself, reached through a symbolic link) is not watched twice: inotify
-/// would report its events under one path only.
-pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::RecommendedWatcher>) {
+/// itself, reached through a symbolic link) is not watched twice: one
+/// inotify watch serves an inode, under one path. A watched directory
+/// above another watched path hears of its entries changing too.
+pub(super) fn watch_ancestors(shared: &Shared, watcher: &Watcher) {
     let ancestry = &shared.ancestry;
     // A watched directory is its group's, as it is watched now and as its
     // path leads now (the look-ups after this may take it).
@@ -206,6 +195,7 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::Recommend
     }
     let mut wanted: BTreeMap<PathBuf, Identity> = BTreeMap::new();
     let mut chains: Vec<PathBuf> = Vec::new();
+    let mut above_others: HashSet<PathBuf> = HashSet::new();
     for group in &shared.groups {
         // Spelled: a directory as written (a symbolic link is seen from
         // the directory above it, and what it leads to is resolved).
@@ -215,10 +205,21 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::Recommend
             });
         let resolved = resolved_ancestors(&group.path);
         for element in spelled.map(Path::to_path_buf).chain(resolved) {
-            if let Some(id) = identity(&element) {
-                if let std::collections::btree_map::Entry::Vacant(free) = owner.entry(id) {
+            let Some(id) = identity(&element) else {
+                continue;
+            };
+            match owner.entry(id) {
+                std::collections::btree_map::Entry::Vacant(free) => {
                     free.insert(element.clone());
                     wanted.insert(element, id);
+                }
+                // Another watched directory, above this one.
+                std::collections::btree_map::Entry::Occupied(taken) => {
+                    if *taken.get() != group.path
+                        && shared.groups.iter().any(|g| g.path == *taken.get())
+                    {
+                        above_others.insert(taken.get().clone());
+                    }
                 }
             }
         }
@@ -226,7 +227,6 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::Recommend
         chains.extend(resolved_ancestors(&group.path));
     }
     let mut watched = lock(&ancestry.watched);
-    let mut inotify = lock(watcher);
     // Forgotten or changed first: a directory now wanted under another
     // path shares the inotify watch being removed.
     let stale: Vec<(PathBuf, Identity)> = watched
@@ -234,37 +234,34 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::Recommend
         .filter(|(path, id)| wanted.get(*path) != Some(*id))
         .map(|(path, id)| (path.clone(), *id))
         .collect();
-    let mut rewatch = Vec::new();
+    let mut rewatch: Vec<&Group> = Vec::new();
     for (path, id) in stale {
-        let _ = inotify.unwatch(&path);
+        watcher.unwatch(&path);
         watched.remove(&path);
-        if let Some(group) = shared
-            .groups
-            .iter()
-            .find(|group| *lock(&group.watching) == Some(id))
-        {
-            rewatch.push(group);
-        }
+        rewatch.extend(
+            shared
+                .groups
+                .iter()
+                .filter(|group| *lock(&group.watching) == Some(id)),
+        );
     }
     let mut polling = false;
     for (path, id) in &wanted {
         if watched.get(path) == Some(id) {
             continue;
         }
-        match inotify.watch(path, RecursiveMode::NonRecursive) {
+        match watcher.watch(path, Interest::Ancestry) {
             Ok(()) => {
                 watched.insert(path.clone(), *id);
             }
-            // Gone since it was looked up: the change that removed it
-            // was reported.
-            Err(notify::Error {
-                kind: notify::ErrorKind::PathNotFound,
-                ..
-            }) => {}
+            // Gone (or no longer a directory) since it was looked up: the
+            // change was reported.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) => {}
             Err(_) => polling = true,
         }
     }
-    drop(inotify);
     // What inotify reports: a component as the directory above it was
     // watched (under whichever path), and each watched directory itself.
     let path_of = |directory: &Path| identity(directory).and_then(|id| owner.get(&id).cloned());
@@ -283,11 +280,25 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Mutex<notify::Recommend
         .any(|path| super::blind_file_system(path).is_some());
     ancestry.polling.store(polling, Ordering::Relaxed);
     drop(watched);
-    // A watched directory whose inotify watch went with a stale one: it
-    // is watched again, and files that came meanwhile are not missed. One
-    // whose path now leads elsewhere is left to the look-ups, which say so.
+    // A watched directory that became (or stopped being) one above
+    // another watched path hears what that needs.
+    let changed: Vec<&Group> = {
+        let mut previous = lock(&ancestry.above_others);
+        let changed = shared
+            .groups
+            .iter()
+            .filter(|g| previous.contains(&g.path) != above_others.contains(&g.path))
+            .collect();
+        *previous = above_others;
+        changed
+    };
+    rewatch.extend(changed);
+    // A watched directory whose inotify watch went with a stale one (or
+    // whose interest changed): it is watched again, and files that came
+    // meanwhile are not missed. One whose path now leads elsewhere is
+    // left to the look-ups, which say so.
     for group in rewatch {
-        if identity(&group.path) == *lock(&group.watching) {
+        if lock(&group.watching).is_some() && identity(&group.path) == *lock(&group.watching) {
             let _ = add_watches(shared, group, watcher, Why::Kept);
             shared.raise_if_waiting(group);
         }

@@ -24,12 +24,13 @@
 mod arrival;
 mod drain;
 mod follow;
+mod inotify;
 
 use crate::postkickd::lock::lock;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use notify::{Event, EventKind};
+use self::inotify::Event;
 
 use crate::postkickd::engine::live::Live;
 use crate::postkickd::plan::WatchSpec;
@@ -61,8 +62,8 @@ impl Registration {
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// inotify itself is unavailable (out of instances, for example).
-    #[error("cannot start a file watcher: {0}: this user's inotify instances (sysctl fs.inotify.max_user_instances) or this process's file descriptors (LimitNOFILE=, ulimit -n) are used up")]
-    Watcher(#[source] notify::Error),
+    #[error("cannot start a file watcher: {}: this user's inotify instances (sysctl fs.inotify.max_user_instances) or this process's file descriptors (LimitNOFILE=, ulimit -n) are used up", crate::sys::io_error_text(.0))]
+    Watcher(#[source] std::io::Error),
     /// A watched directory exists but cannot be watched.
     #[error("cannot watch {path} as user {user}: {}: run postkickd as the user that owns it (postfix, for the maildrop)", crate::sys::io_error_text(source))]
     Directory {
@@ -150,7 +151,7 @@ impl Shared {
 
     fn handle(&self, event: Event) {
         self.ancestry.hear(&event);
-        if event.need_rescan() {
+        if event.lost() {
             tracing::warn!(
                 event = "events_lost",
                 "file events were lost (inotify queue overflow): looking at every watched directory"
@@ -160,34 +161,30 @@ impl Shared {
             }
             return;
         }
-        if matches!(event.kind, EventKind::Remove(_)) {
-            return;
-        }
-        let sign = arrival::sign(&event.kind);
+        let sign = arrival::sign(event.mask);
         if sign == Sign::Nothing {
             return;
         }
-        for path in &event.paths {
-            let Some(group) = path
-                .parent()
-                .and_then(|parent| self.groups.iter().find(|g| g.path == parent))
-            else {
-                continue;
-            };
-            let Ok(meta) = std::fs::symlink_metadata(path) else {
-                continue;
-            };
-            let counted: Vec<&Registration> = self
-                .members(group)
-                .filter(|r| arrival::counts(&r.spec, path, &meta, sign))
-                .collect();
-            if counted.is_empty() || !lock(&self.recent).first(path, arrival::stamp(&meta)) {
-                continue;
-            }
-            tracing::trace!(file = %path.display(), kind = ?event.kind, "file event");
-            for r in counted {
-                r.live.raise(|| format!("file {}", path.display()));
-            }
+        let path = &event.path;
+        let Some(group) = path
+            .parent()
+            .and_then(|parent| self.groups.iter().find(|g| g.path == parent))
+        else {
+            return;
+        };
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return;
+        };
+        let counted: Vec<&Registration> = self
+            .members(group)
+            .filter(|r| arrival::counts(&r.spec, path, &meta, sign))
+            .collect();
+        if counted.is_empty() || !lock(&self.recent).first(path, arrival::stamp(&meta)) {
+            return;
+        }
+        tracing::trace!(file = %path.display(), mask = ?event.mask, "file event");
+        for r in counted {
+            r.live.raise(|| format!("file {}", path.display()));
         }
     }
 }
@@ -196,8 +193,8 @@ impl Shared {
 pub(crate) struct WatchHub {
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    // Dropped last: stops the inotify thread.
-    _watcher: Arc<Mutex<notify::RecommendedWatcher>>,
+    // Dropped last: stops reading the inotify instance, and closes it.
+    _reader: inotify::Reader,
 }
 
 impl Drop for WatchHub {
@@ -291,19 +288,8 @@ impl WatchHub {
             ancestry: follow::Ancestry::default(),
         });
         let sink = Arc::clone(&shared);
-        let watcher =
-            notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-                Ok(event) => sink.handle(event),
-                Err(err) => {
-                    tracing::warn!(error = %err, "file watcher error: looking at every watched directory");
-                    sink.ancestry.wake();
-                    for group in &sink.groups {
-                        sink.raise_if_waiting(group);
-                    }
-                }
-            })
-            .map_err(WatchError::Watcher)?;
-        let watcher = Arc::new(Mutex::new(watcher));
+        let (watcher, reader) =
+            inotify::start(move |event| sink.handle(event)).map_err(WatchError::Watcher)?;
         for group in &shared.groups {
             let polled = shared.members(group).any(|r| r.spec.poll.is_some());
             if let (Some(kind), false) = (blind_file_system(&group.path), polled) {
@@ -338,7 +324,7 @@ impl WatchHub {
         Ok(WatchHub {
             shared,
             tasks,
-            _watcher: watcher,
+            _reader: reader,
         })
     }
 }
