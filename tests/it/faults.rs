@@ -293,6 +293,46 @@ fn a_watched_path_that_changes_is_noticed_at_once() {
     eprintln!("noticed: {latencies:?}");
 }
 
+/// A watched directory inside another watched one: the outer one's watch
+/// also hears its entries change, so the inner one (a symbolic link to a
+/// directory elsewhere) removed is noticed at once (the link's target
+/// hears nothing of it), and files in both still kick.
+#[test]
+fn a_watched_directory_inside_another_is_followed() {
+    let setup = Setup::new("rules: []\n");
+    let outer = setup.dir.root.join("outer");
+    let inner = outer.join("inner");
+    let elsewhere = setup.dir.root.join("elsewhere");
+    std::fs::create_dir_all(&outer).expect("mkdir");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    std::os::unix::fs::symlink(&elsewhere, &inner).expect("ln");
+    setup.write_rules(&format!(
+        "rules:\n  - name: outer\n    watch: {}\n    kick: public pickup W\n  - name: inner\n    watch: {}\n    kick: public qmgr I\n",
+        outer.display(),
+        inner.display()
+    ));
+    let pickup = setup.socket("public", "pickup");
+    let qmgr = setup.socket("public", "qmgr");
+    let daemon = setup.start(&[]);
+    let before = jiff::Timestamp::now();
+    std::fs::remove_file(&inner).expect("rm the link");
+    let gone = daemon.wait_for_event("event", "directory_gone", 1, Duration::from_secs(10));
+    let at: jiff::Timestamp = gone[0]
+        .get("timestamp")
+        .and_then(|t| t.parse().ok())
+        .expect("a timestamp");
+    let latency = at.duration_since(before).as_secs_f64() * 1e3;
+    assert!(latency < 500.0, "noticed after {latency:.1} ms");
+    std::fs::create_dir(&inner).expect("mkdir");
+    daemon.wait_for_event("event", "directory_back", 1, Duration::from_secs(10));
+    std::fs::write(inner.join("mail"), b"x").expect("write");
+    qmgr.received.wait_for(1, Duration::from_secs(10));
+    std::fs::write(outer.join("mail"), b"x").expect("write");
+    wait_for(Duration::from_secs(10), "a kick for the outer file", || {
+        (pickup.received.count() >= 1).then_some(())
+    });
+}
+
 /// With a tiny inotify queue, a burst while the daemon is stopped overflows
 /// it: the overflow counts as an event, and a kick still comes after the
 /// last file.
