@@ -228,7 +228,8 @@ pub(super) fn start(
     Ok((watcher, Reader { task, source }))
 }
 
-/// What an event's mask says about the path it names.
+/// Whether an event says the path it names was created, removed, moved or
+/// given new attributes: what may change where a watched path leads.
 pub(super) fn entry_changed(mask: EventMask) -> bool {
     mask.intersects(
         EventMask::CREATE

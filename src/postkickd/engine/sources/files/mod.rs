@@ -1,6 +1,7 @@
 //! Directory watches for `watch` rules, folded into one flag per rule.
 //!
-//! One inotify instance (through `notify`) serves every watched directory
+//! One inotify instance (`inotify`, asking each watch only for what it
+//! needs) serves every watched directory
 //! of a plan. A directory is known by what it is (device and inode), not by
 //! how a rule spells it: two rules watching `in` and `in/../in` share one
 //! watch and both hear every file. A file that arrives (see `arrival`)
