@@ -1,13 +1,13 @@
 //! Directory watches for `watch` rules, folded into one flag per rule.
 //!
 //! One inotify instance (`inotify`, asking each watch only for what it
-//! needs) serves every watched directory of a plan. A directory is known
-//! by what it is (device and inode), not by how a rule spells it: two
-//! rules watching `in` and `in/../in` share one watch and both hear every
-//! file. A file that arrives (see `arrival`)
-//! raises the [`Pending`] flag of each rule watching its directory whose
-//! pattern and readiness it meets. A flag only remembers that something
-//! happened, so a burst of events can never be lost or queue up.
+//! needs) serves every watched directory of a plan. A directory is known by
+//! what it is (device and inode), not by how a rule spells it: two rules
+//! watching `in` and `in/../in` share one watch and both hear every file. A
+//! file that arrives (see `arrival`) raises the [`Pending`] flag of each
+//! rule watching its directory whose pattern and readiness it meets. A flag
+//! only remembers that something happened, so a burst of events can never
+//! be lost or queue up.
 //!
 //! Watches are level-triggered, like systemd's `DirectoryNotEmpty=`: when
 //! they start (at start-up and at every reload), after an inotify queue
@@ -17,11 +17,10 @@
 //! watched one and looks the watched paths up again when one changes, so
 //! that a directory removed, moved away, or replaced by a change above it
 //! (`mv queue queue.old; ln -s queue.new queue`) is followed at once,
-//! without waking an idle daemon; `drain` warns when files are not taken;
-//! a rule with `poll:` also compares listings, for file systems where
-//! inotify is blind. The
-//! directories are trusted to be hostile: only names and `lstat` data are
-//! read, never file contents.
+//! without waking an idle daemon; `drain` warns when files are not taken; a
+//! rule with `poll:` also compares listings, for file systems where inotify
+//! is blind. The directories are trusted to be hostile: only names and
+//! `lstat` data are read, never file contents.
 
 mod arrival;
 mod drain;
