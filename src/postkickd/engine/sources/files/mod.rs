@@ -289,8 +289,19 @@ impl WatchHub {
             ancestry: follow::Ancestry::default(),
         });
         let sink = Arc::clone(&shared);
-        let (watcher, reader) =
-            inotify::start(move |event| sink.handle(event)).map_err(WatchError::Watcher)?;
+        let (watcher, reader) = inotify::start(move |event| {
+            // Lost events mean a look through every watched directory
+            // (perhaps 100,000 files): off the runtime's thread, where it
+            // would hold up timers and control clients.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) if event.lost() => {
+                    let sink = Arc::clone(&sink);
+                    drop(runtime.spawn_blocking(move || sink.handle(event)));
+                }
+                _ => sink.handle(event),
+            }
+        })
+        .map_err(WatchError::Watcher)?;
         for group in &shared.groups {
             let polled = shared.members(group).any(|r| r.spec.poll.is_some());
             if let (Some(kind), false) = (blind_file_system(&group.path), polled) {
