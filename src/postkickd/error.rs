@@ -30,6 +30,13 @@ pub enum DaemonError {
         /// Postfix's words for the problem.
         error: ConfigError,
     },
+    /// A reload's rules file points at another Postfix instance than the
+    /// one the daemon's control socket and state file belong to.
+    #[error("the rules file now points at another Postfix instance than {serving}, whose control socket and state file this daemon uses: restart postkickd to serve the other (or give run --control and --state)")]
+    InstanceMoved {
+        /// The instance the daemon serves.
+        serving: String,
+    },
     /// A Postfix instance whose name cannot name postkickd's files.
     #[error(transparent)]
     InstanceName(#[from] super::instance::InstanceNameError),

@@ -98,6 +98,15 @@ impl Instance {
     }
 }
 
+impl std::fmt::Display for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Instance::Default => write!(f, "the default instance ({DEFAULT_CONFIG_DIRECTORY})"),
+            Instance::Named(name) => write!(f, "instance {name}"),
+        }
+    }
+}
+
 /// The unit that runs the daemon listening at `control`, as the
 /// instance paths name it: `postkickd` or `postkickd@NAME`.
 pub(crate) fn unit_of(control: &Path) -> String {

@@ -144,9 +144,10 @@ fn is_root() -> bool {
 /// (/run/postkickd and /var/lib/postkick for the default instance,
 /// /run/postkickd-NAME and /var/lib/postkick-NAME for the instance
 /// multi_instance_name names); `status`, `kick` and `reload` find each
-/// through `-c` as postqueue does; stopping one leaves the other's socket
-/// and state alone; a user who cannot make the directories is refused at
-/// start, naming them.
+/// through `-c` as postqueue does; a reload cannot move a daemon to
+/// another instance; stopping one leaves the other's socket and state
+/// alone; a user who cannot make the directories is refused at start,
+/// naming them.
 #[test]
 fn each_instance_has_its_own_daemon_found_by_its_config_directory() {
     if !require(
@@ -208,6 +209,10 @@ echo "out status: $("$pk" status -c {out_config} 2>&1 | grep -o '^[a-z]*-rule' |
 "$pk" kick -c {out_config} out-rule >/dev/null; echo "kick exit $?"
 "$pk" reload -c {out_config} >/dev/null; echo "reload exit $?"
 "$pk" reload >/dev/null; echo "default reload exit $?"
+cp {default_rules} {default_rules}.kept
+printf 'postfix:\n  config_directory: {out_config}\nrules: []\n' > {default_rules}
+"$pk" reload 2>&1; echo "moved reload exit $?"
+cp {default_rules}.kept {default_rules}
 echo "state directories $(stat -c %a /var/lib/postkick) $(stat -c %a /var/lib/postkick-postfix-out)"
 echo "runtime directories $(stat -c %a /run/postkickd) $(stat -c %a /run/postkickd-postfix-out)"
 # Each interval fire is on disk within a second.
@@ -248,6 +253,8 @@ kill $out; wait $out; echo "out exit $?"
         "kick exit 0",
         "reload exit 0",
         "default reload exit 0",
+        "points at another Postfix instance than the default instance (/etc/postfix)",
+        "moved reload exit 1",
         "state directories 700 700",
         "runtime directories 755 755",
         "default exit 0",

@@ -28,6 +28,7 @@ use crate::postkickd::control::protocol::Reloads;
 use crate::postkickd::control::queue::QueueGauge;
 use crate::postkickd::control::server as control;
 use crate::postkickd::error::DaemonError;
+use crate::postkickd::instance::Instance;
 use crate::postkickd::load::load_plan;
 use crate::postkickd::plan::Plan;
 use crate::postkickd::render;
@@ -227,6 +228,10 @@ fn summary(plan: &Plan, dry_run: bool) -> String {
 struct Settings {
     queue: PathBuf,
     metrics_file: Option<Arc<MetricsFile>>,
+    /// The Postfix instance the control socket or state file was named
+    /// after, when either was: a reload must not move the daemon to
+    /// another.
+    instance: Option<Instance>,
 }
 
 /// Takes a `SIGHUP`: the rules file is read and checked again and taken in
@@ -243,6 +248,13 @@ fn reload(
     let rules_file = options.rules_path.display();
     let reloaded =
         load_plan(&options.rules_path, options.config_directory.as_deref()).and_then(|plan| {
+            if let Some(serving) = &settings.instance {
+                if plan.instance.as_ref().ok() != Some(serving) {
+                    return Err(DaemonError::InstanceMoved {
+                        serving: serving.to_string(),
+                    });
+                }
+            }
             plan.enter()?;
             if let Err(err) = running.reload(&plan) {
                 // The old rules keep running, from their queue.
@@ -354,6 +366,9 @@ pub(crate) async fn serve(
     let mut settings = Settings {
         queue: plan.queue_directory.clone(),
         metrics_file: plan.metrics_file.clone().map(MetricsFile::new),
+        instance: (options.control.is_none() || options.state.is_none())
+            .then(|| plan.instance.clone().ok())
+            .flatten(),
     };
     let mut metrics_tick = tokio::time::interval(METRICS_EVERY);
     let mut shown_status = String::new();
