@@ -188,8 +188,12 @@ fn main() -> ExitCode {
             } else {
                 StatusForm::Table
             };
-            control_or_instances(control, config_directory.as_deref())
-                .and_then(|control| postkickd::status(&control, rule.as_deref(), form))
+            postkickd::status(
+                control.as_deref(),
+                config_directory.as_deref(),
+                rule.as_deref(),
+                form,
+            )
         }
         Command::Kick {
             rule,

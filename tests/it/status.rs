@@ -604,4 +604,13 @@ fn status_exits_as_monitoring_reads_it() {
         stderr.contains("CRITICAL: cannot reach postkickd"),
         "{stderr}"
     );
+
+    // An instance whose main.cf cannot be read to name its daemon: unknown.
+    let missing = setup.dir.root.join("no-such-config");
+    let (status, _, stderr) = postkickd(&["status", "-c", &missing.display().to_string()]);
+    assert_eq!(status, 3, "{stderr}");
+    assert!(
+        stderr.contains("UNKNOWN: ") && stderr.contains("no-such-config/main.cf"),
+        "{stderr}"
+    );
 }

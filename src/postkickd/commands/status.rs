@@ -116,7 +116,25 @@ fn findings(status: &StatusDocument) -> Vec<(Attention, String)> {
 }
 
 /// Prints the running daemon's status (of one rule, with `rule`).
-pub fn status(control: &Path, rule: Option<&str>, form: StatusForm) -> Result<(), DaemonError> {
+/// `control` is the daemon's socket; `None`: that of the daemon serving
+/// `config_directory`'s instance (a `main.cf` that cannot be read to name
+/// it is unknown to monitoring, not a warning).
+pub fn status(
+    control: Option<&Path>,
+    config_directory: Option<&Path>,
+    rule: Option<&str>,
+    form: StatusForm,
+) -> Result<(), DaemonError> {
+    let control = match control {
+        Some(path) => path.to_owned(),
+        None => crate::postkickd::instance::control_socket(config_directory).map_err(|err| {
+            DaemonError::Attention {
+                level: Attention::Unknown,
+                reasons: vec![(Attention::Unknown, err.to_string())],
+            }
+        })?,
+    };
+    let control = control.as_path();
     if form == StatusForm::Metrics {
         out!("{}", ask(control, &Request::Metrics).map_err(unreachable)?);
         return Ok(());
