@@ -8,8 +8,8 @@
 //! past its `drain_within`, a link of Postfix's path has failed, or the
 //! daemon cannot be reached or does not answer; 1 (warning) when the last
 //! reload was refused (the old rules still run) or a link needs a look;
-//! 3 (unknown) when its answer cannot be read. Each reason is one line on
-//! stderr.
+//! 3 (unknown) when its answer cannot be read, or `-c`'s main.cf cannot
+//! be read to find it. Each reason is one line on stderr.
 
 use std::path::Path;
 
