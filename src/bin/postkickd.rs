@@ -1,7 +1,7 @@
 //! `postkickd`: kicks Postfix services from YAML rules. See
 //! [`postkick::postkickd`] and `postkickd --help`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -163,7 +163,7 @@ fn main() -> ExitCode {
             control_group,
             state,
         } => postkickd::init_logging(&logging)
-            .and_then(|()| rules_or_instances(rules, config_directory.as_deref()))
+            .and_then(|()| postkickd::rules_file(rules.as_deref(), config_directory.as_deref()))
             .and_then(|rules_path| {
                 postkickd::run(&RunOptions {
                     rules_path,
@@ -199,7 +199,7 @@ fn main() -> ExitCode {
             rule,
             control,
             config_directory,
-        } => control_or_instances(control, config_directory.as_deref())
+        } => postkickd::control_socket(control.as_deref(), config_directory.as_deref())
             .and_then(|control| postkickd::kick(&control, &rule)),
         Command::Demo { seconds } => {
             postkickd::init_logging(&logging).and_then(|()| postkickd::demo(seconds))
@@ -208,12 +208,12 @@ fn main() -> ExitCode {
         Command::Check {
             rules,
             config_directory,
-        } => rules_or_instances(rules, config_directory.as_deref())
+        } => postkickd::rules_file(rules.as_deref(), config_directory.as_deref())
             .and_then(|rules| postkickd::check(&rules, config_directory.as_deref(), cli.verbose)),
         Command::Doctor {
             rules,
             config_directory,
-        } => rules_or_instances(rules, config_directory.as_deref())
+        } => postkickd::rules_file(rules.as_deref(), config_directory.as_deref())
             .and_then(|rules| postkickd::doctor(&rules, config_directory.as_deref())),
         Command::Reload {
             rules,
@@ -222,7 +222,7 @@ fn main() -> ExitCode {
             control,
         } => match pid {
             Some(pid) => Ok(ReloadTarget::Pid(pid)),
-            None => control_or_instances(control, config_directory.as_deref())
+            None => postkickd::control_socket(control.as_deref(), config_directory.as_deref())
                 .map(ReloadTarget::Control),
         }
         .and_then(|target| {
@@ -235,20 +235,4 @@ fn main() -> ExitCode {
         } => postkickd::next(&rules, count, after),
     };
     postkickd::exit(result).into()
-}
-
-/// `--rules`, else the rules file of `-c`'s instance.
-fn rules_or_instances(
-    rules: Option<PathBuf>,
-    config_directory: Option<&Path>,
-) -> Result<PathBuf, postkickd::DaemonError> {
-    rules.map_or_else(|| postkickd::rules_file(config_directory), Ok)
-}
-
-/// `--control`, else the control socket of `-c`'s instance's daemon.
-fn control_or_instances(
-    control: Option<PathBuf>,
-    config_directory: Option<&Path>,
-) -> Result<PathBuf, postkickd::DaemonError> {
-    control.map_or_else(|| postkickd::control_socket(config_directory), Ok)
 }

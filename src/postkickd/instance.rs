@@ -172,15 +172,28 @@ pub struct InstanceNameError {
     from: &'static str,
 }
 
-/// The rules file of `-c`'s instance (else `$MAIL_CONFIG`'s, else the
-/// default's).
-pub fn rules_file(config_directory: Option<&Path>) -> Result<PathBuf, DaemonError> {
-    Ok(Instance::of_directory(config_directory)?.rules_path())
+/// `given` (`--rules`), else the rules file of `-c`'s instance (else
+/// `$MAIL_CONFIG`'s, else the default's).
+pub fn rules_file(
+    given: Option<&Path>,
+    config_directory: Option<&Path>,
+) -> Result<PathBuf, DaemonError> {
+    match given {
+        Some(path) => Ok(path.to_owned()),
+        None => Ok(Instance::of_directory(config_directory)?.rules_path()),
+    }
 }
 
-/// The control socket of the daemon serving `-c`'s instance.
-pub fn control_socket(config_directory: Option<&Path>) -> Result<PathBuf, DaemonError> {
-    Ok(Instance::of_directory(config_directory)?.control_path())
+/// `given` (`--control`), else the control socket of the daemon serving
+/// `-c`'s instance.
+pub fn control_socket(
+    given: Option<&Path>,
+    config_directory: Option<&Path>,
+) -> Result<PathBuf, DaemonError> {
+    match given {
+        Some(path) => Ok(path.to_owned()),
+        None => Ok(Instance::of_directory(config_directory)?.control_path()),
+    }
 }
 
 /// Letters, digits, `.`, `_`, `+` and `-`, not starting with `.` or `-`,

@@ -39,10 +39,7 @@ pub fn reload(
     match target {
         ReloadTarget::Pid(pid) => {
             let pid = *pid;
-            let rules = match rules_path {
-                Some(path) => path.to_owned(),
-                None => crate::postkickd::instance::rules_file(config_directory)?,
-            };
+            let rules = crate::postkickd::instance::rules_file(rules_path, config_directory)?;
             check(&rules, config_directory, 0)?;
             is_postkickd(pid).map_err(|why| DaemonError::NotTheDaemon { pid, why })?;
             crate::sys::send_hangup(pid).map_err(DaemonError::setup("the reload signal"))

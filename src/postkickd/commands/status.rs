@@ -125,15 +125,13 @@ pub fn status(
     rule: Option<&str>,
     form: StatusForm,
 ) -> Result<(), DaemonError> {
-    let control = match control {
-        Some(path) => path.to_owned(),
-        None => crate::postkickd::instance::control_socket(config_directory).map_err(|err| {
+    let control =
+        crate::postkickd::instance::control_socket(control, config_directory).map_err(|err| {
             DaemonError::Attention {
                 level: Attention::Unknown,
                 reasons: vec![(Attention::Unknown, err.to_string())],
             }
-        })?,
-    };
+        })?;
     let control = control.as_path();
     if form == StatusForm::Metrics {
         out!("{}", ask(control, &Request::Metrics).map_err(unreachable)?);
