@@ -204,7 +204,10 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Watcher) {
                 std::fs::symlink_metadata(element).is_ok_and(|meta| meta.is_dir())
             });
         let resolved = resolved_ancestors(&group.path);
-        for element in spelled.map(Path::to_path_buf).chain(resolved) {
+        for element in spelled
+            .map(Path::to_path_buf)
+            .chain(resolved.iter().cloned())
+        {
             let Some(id) = identity(&element) else {
                 continue;
             };
@@ -224,7 +227,7 @@ pub(super) fn watch_ancestors(shared: &Shared, watcher: &Watcher) {
             }
         }
         chains.extend(group.path.ancestors().map(Path::to_path_buf));
-        chains.extend(resolved_ancestors(&group.path));
+        chains.extend(resolved);
     }
     let mut watched = lock(&ancestry.watched);
     // Forgotten or changed first: a directory now wanted under another
