@@ -88,8 +88,7 @@ fn a_site_fast_flush_domains_does_not_cover_is_refused_by_check_and_denied_by_th
     // Started without check (or after main.cf changed), the service itself
     // answers deny, and the rule is failing.
     let daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
-    daemon.wait_for_event("outcome", "deny", 1, LIMIT);
-    let denied = &daemon.events_where("outcome", "deny")[0];
+    let denied = &daemon.wait_for_event("outcome", "deny", 1, LIMIT)[0];
     assert!(
         denied
             .get("hint")

@@ -107,8 +107,7 @@ fn with_pickup_down_the_notice_waits_in_the_maildrop_and_arrives_when_it_is_back
     let (instance, mailbox) = delivering(true);
     let rules = instance.write_rules(FAILING);
     let daemon = Daemon::start(&rules, &[], &instance.root.join("daemon.log"));
-    daemon.wait_for_event("event", "notice_waiting", 1, LIMIT);
-    let waiting = &daemon.events_where("event", "notice_waiting")[0];
+    let waiting = &daemon.wait_for_event("event", "notice_waiting", 1, LIMIT)[0];
     assert!(
         waiting
             .get("message")
