@@ -122,7 +122,7 @@ fn message(notice: &Notice) -> String {
     // A path in a subject or cause cannot end a header early.
     let one_line = |text: &str| text.replace(|c: char| c.is_control(), " ");
     format!(
-        "To: {}\nSubject: {}\nAuto-Submitted: auto-generated\nX-Postkickd-Cause: {}\n\n{}\n\n-- \npostkickd on this host (notify: in /etc/postkick/rules.yaml)\n",
+        "To: {}\nSubject: {}\nAuto-Submitted: auto-generated\nX-Postkickd-Cause: {}\n\n{}\n\n-- \npostkickd on this host (the notify: setting of its rules file)\n",
         notice.to,
         one_line(&notice.subject),
         one_line(&notice.cause),
