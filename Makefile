@@ -13,6 +13,8 @@ UNITDIR = $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 CARGO ?= cargo
 RELEASE = target/release
+# The installed paths, in what is installed beside the binaries.
+PATHS = s|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g
 
 .PHONY: all install uninstall
 all:
@@ -31,16 +33,14 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/postkick \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(RELEASE)/postkick $(RELEASE)/postkickd $(DESTDIR)$(SBINDIR)/
-	sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g' \
-		systemd/postkickd.service > $(DESTDIR)$(UNITDIR)/postkickd.service
-	sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g' \
-		systemd/postkickd@.service > $(DESTDIR)$(UNITDIR)/postkickd@.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/postkickd.service $(DESTDIR)$(UNITDIR)/postkickd@.service
+	for unit in postkickd.service postkickd@.service; do \
+		sed '$(PATHS)' systemd/$$unit > $(DESTDIR)$(UNITDIR)/$$unit && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit || exit 1; \
+	done
 	install -d $(DESTDIR)$(SYSCONFDIR)/init.d
-	test -e $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd || \
-		sed 's|/usr/sbin/postkickd|$(SBINDIR)/postkickd|g; s|/etc/postkick/|$(SYSCONFDIR)/postkick/|g' \
-		init.d/postkickd > $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd
-	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd
+	test -e $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd || { \
+		sed '$(PATHS)' init.d/postkickd > $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd && \
+		chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/postkickd; }
 	test -e $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml || \
 		install -m 0644 rules.default.yaml $(DESTDIR)$(SYSCONFDIR)/postkick/rules.yaml
 	install -d $(DESTDIR)$(PREFIX)/share/doc/postkick $(DESTDIR)$(PREFIX)/share/postkick
