@@ -168,6 +168,15 @@ fn watched_directory_renamed_away_then_replaced_by_a_symlink() {
     );
 }
 
+/// Milliseconds from `before` to when the daemon logged `event`.
+fn ms_after(before: jiff::Timestamp, event: &Event) -> f64 {
+    let at: jiff::Timestamp = event
+        .get("timestamp")
+        .and_then(|t| t.parse().ok())
+        .expect("a timestamp");
+    at.duration_since(before).as_secs_f64() * 1e3
+}
+
 /// A change to a watched path: what it is, the log events that may tell
 /// of it, and the change.
 type Step<'a> = (&'a str, &'a [&'a str], Box<dyn Fn() + 'a>);
@@ -207,23 +216,10 @@ fn a_watched_path_that_changes_is_noticed_at_once() {
         let already = matching().len();
         let before = jiff::Timestamp::now();
         change();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let first = loop {
-            if let Some(first) = matching().into_iter().nth(already) {
-                break first;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: not noticed in 10 s:\n{}",
-                daemon.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let at: jiff::Timestamp = first
-            .get("timestamp")
-            .and_then(|t| t.parse().ok())
-            .expect("a timestamp");
-        let latency = at.duration_since(before).as_secs_f64() * 1e3;
+        let first = wait_for(Duration::from_secs(10), what, || {
+            matching().into_iter().nth(already)
+        });
+        let latency = ms_after(before, &first);
         latencies.push(format!("{what} {latency:.1} ms"));
         latency
     };
@@ -317,11 +313,7 @@ fn a_watched_directory_inside_another_is_followed() {
     let before = jiff::Timestamp::now();
     std::fs::remove_file(&inner).expect("rm the link");
     let gone = daemon.wait_for_event("event", "directory_gone", 1, Duration::from_secs(10));
-    let at: jiff::Timestamp = gone[0]
-        .get("timestamp")
-        .and_then(|t| t.parse().ok())
-        .expect("a timestamp");
-    let latency = at.duration_since(before).as_secs_f64() * 1e3;
+    let latency = ms_after(before, &gone[0]);
     assert!(latency < 500.0, "noticed after {latency:.1} ms");
     std::fs::create_dir(&inner).expect("mkdir");
     daemon.wait_for_event("event", "directory_back", 1, Duration::from_secs(10));
