@@ -186,8 +186,8 @@ type Step<'a> = (&'a str, &'a [&'a str], Box<dyn Fn() + 'a>);
 /// a link elsewhere, and that link changed) is noticed as it happens:
 /// inotify on the directories above says so, where looking every second
 /// took up to a second. Each change is timed from just before it to the
-/// daemon's log line; 500 ms is half that second, and far above the
-/// milliseconds it takes.
+/// daemon's log line: the median within 50 ms, none past 500 ms (half that
+/// second); they take about a millisecond.
 #[test]
 fn a_watched_path_that_changes_is_noticed_at_once() {
     let setup = Setup::new("rules: []\n");
@@ -258,9 +258,9 @@ fn a_watched_path_that_changes_is_noticed_at_once() {
             }),
         ),
     ];
-    let mut worst: f64 = 0.0;
+    let mut noticed: Vec<f64> = Vec::new();
     for (what, events, change) in &steps {
-        worst = worst.max(timed(what, events, change.as_ref()));
+        noticed.push(timed(what, events, change.as_ref()));
     }
     // Whether it was seen as one change or two, the path is followed to
     // b/in; then the link is changed in one step.
@@ -270,7 +270,7 @@ fn a_watched_path_that_changes_is_noticed_at_once() {
             >= 3)
             .then_some(())
     });
-    worst = worst.max(timed(
+    noticed.push(timed(
         "that symlink changed",
         &["directory_replaced"],
         &|| {
@@ -279,7 +279,16 @@ fn a_watched_path_that_changes_is_noticed_at_once() {
             std::fs::rename(&next, &a).expect("mv over the link");
         },
     ));
-    assert!(worst < 500.0, "{latencies:?}\n{}", daemon.log_text());
+    // The bound for the typical change, and no change near the
+    // second the old look-ups took: one stall of a loaded machine cannot
+    // fail it, polling once a second cannot pass it.
+    noticed.sort_by(f64::total_cmp);
+    let (median, worst) = (noticed[noticed.len() / 2], noticed[noticed.len() - 1]);
+    assert!(
+        median < 50.0 && worst < 500.0,
+        "{latencies:?}\n{}",
+        daemon.log_text()
+    );
     // The watch follows the last link: a file in c/in kicks.
     let before = pickup.received.count();
     std::fs::write(spool.join("c/in/mail"), b"x").expect("write");
